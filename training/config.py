@@ -1,0 +1,96 @@
+"""Run configuration: small frozen dataclasses, saved as config.json beside every run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+ENCODERS = ("mobilenetv2", "resnet50")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataRoot:
+    """One data root and its sampling weight."""
+
+    path: str
+    weight: float = 1.0
+
+    @classmethod
+    def parse(cls, text: str) -> "DataRoot":
+        """Parse `ROOT[:WEIGHT]`."""
+        path, sep, weight = text.rpartition(":")
+        if not sep or not _is_float(weight):
+            return cls(path=text)
+        if float(weight) < 0:
+            raise ValueError(f"sampling weight must be >= 0, got {weight!r} in {text!r}")
+        return cls(path=path, weight=float(weight))
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the pairs come from, how they are split and augmented."""
+
+    roots: tuple[DataRoot, ...]
+    image_size: int = 256
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    paste_probability: float = 0.4
+    augment: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The network: encoder, its initialisation, and the head width."""
+
+    encoder: str = "mobilenetv2"
+    encoder_weights: str = "none"
+    head_filters: int = 128
+    se_ratio: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation schedule and stopping rules."""
+
+    batch_size: int = 16
+    epochs: int = 30
+    steps_per_epoch: int = 0  # 0: one pass over the training pairs
+    learning_rate: float = 1e-3
+    warmup_epochs: float = 1.0
+    patience: int = 8
+    time_budget_minutes: float = 0.0  # 0: no budget
+    seed: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to reproduce a run."""
+
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+    def save(self, path: Path) -> None:
+        """Write as JSON."""
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "RunConfig":
+        """Read what `save` wrote."""
+        raw = json.loads(path.read_text())
+        data = dict(raw["data"])
+        data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
+        return cls(
+            data=DataConfig(**data),
+            model=ModelConfig(**raw["model"]),
+            train=TrainConfig(**raw["train"]),
+        )

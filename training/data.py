@@ -1,0 +1,168 @@
+"""Data roots of photos and masks: discovery, the split manifest, and decoding into memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+LAYOUT = "<root>/images/<id>.jpg|.jpeg|.png with <root>/masks/<id>.png (0 = background, >127 = person)"
+SPLITS = ("train", "val", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One photo and its mask, named by the root it comes from and its id."""
+
+    root: str
+    id: str
+
+    @property
+    def image_path(self) -> Path:
+        folder = Path(self.root) / "images"
+        for suffix in IMAGE_SUFFIXES:
+            path = folder / f"{self.id}{suffix}"
+            if path.exists():
+                return path
+        return folder / f"{self.id}.jpg"
+
+    @property
+    def mask_path(self) -> Path:
+        return Path(self.root) / "masks" / f"{self.id}.png"
+
+
+@dataclasses.dataclass
+class Sample:
+    """A decoded pair at training size: RGB uint8 (H, W, 3) and mask uint8 0/1 (H, W)."""
+
+    pair: Pair
+    image: np.ndarray
+    mask: np.ndarray
+
+
+def find_pairs(root: str | Path) -> list[Pair]:
+    """List the pairs of one root; a photo without a mask is skipped with a warning."""
+    root = str(root)
+    images = Path(root) / "images"
+    if not images.is_dir():
+        raise FileNotFoundError(f"no images/ folder in data root {root!r}; expected layout {LAYOUT}")
+    pairs = []
+    for path in sorted(images.iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        pair = Pair(root, path.stem)
+        if pair.mask_path.is_file():
+            pairs.append(pair)
+        else:
+            log.warning("skipping %s: no mask at %s", path, pair.mask_path)
+    if not pairs:
+        raise ValueError(f"data root {root!r} has no usable pairs; expected layout {LAYOUT}")
+    return pairs
+
+
+def group_of(pair_id: str) -> str:
+    """The split group: the id's prefix before its last `_` (a video sequence), else the id itself."""
+    prefix, sep, _ = pair_id.rpartition("_")
+    return prefix if sep else pair_id
+
+
+def split_root(pairs: list[Pair], val_fraction: float, test_fraction: float, seed: int) -> dict[str, list[Pair]]:
+    """Deterministic seeded split of one root's pairs, keeping each group in one split.
+
+    A root with the Kaggle Person Segmentation lists (`segmentation/train.txt`, `val.txt`) keeps
+    them: its train list trains, its val list is halved by group into validation and test.
+    """
+    lists = _kaggle_lists(pairs[0].root) if pairs else None
+    if lists is not None:
+        train_ids, val_ids = lists
+        train = [p for p in pairs if p.id in train_ids]
+        held = _split_groups([p for p in pairs if p.id in val_ids], [0.5, 0.5], seed)
+        return {"train": train, "val": held[0], "test": held[1]}
+    parts = _split_groups(pairs, [1.0 - val_fraction - test_fraction, val_fraction, test_fraction], seed)
+    return dict(zip(SPLITS, parts))
+
+
+def _kaggle_lists(root: str) -> tuple[set[str], set[str]] | None:
+    folder = Path(root) / "segmentation"
+    train, val = folder / "train.txt", folder / "val.txt"
+    if not (train.is_file() and val.is_file()):
+        return None
+    read = lambda path: {Path(line.strip()).stem for line in path.read_text().splitlines() if line.strip()}
+    return read(train), read(val)
+
+
+def _split_groups(pairs: list[Pair], fractions: list[float], seed: int) -> list[list[Pair]]:
+    groups: dict[str, list[Pair]] = {}
+    for pair in sorted(pairs, key=lambda p: p.id):
+        groups.setdefault(group_of(pair.id), []).append(pair)
+    names = sorted(groups)
+    random.Random(seed).shuffle(names)
+    bounds = np.cumsum(fractions) / sum(fractions) * len(pairs)
+    parts: list[list[Pair]] = [[] for _ in fractions]
+    count = 0
+    for name in names:
+        index = min(int(np.searchsorted(bounds, count, side="right")), len(parts) - 1)
+        parts[index].extend(groups[name])
+        count += len(groups[name])
+    return parts
+
+
+def make_manifest(roots: list[str], val_fraction: float, test_fraction: float, seed: int) -> dict[str, list[Pair]]:
+    """Split every root and join the splits."""
+    manifest: dict[str, list[Pair]] = {split: [] for split in SPLITS}
+    for root in roots:
+        for split, pairs in split_root(find_pairs(root), val_fraction, test_fraction, seed).items():
+            manifest[split].extend(pairs)
+    return manifest
+
+
+def save_manifest(manifest: dict[str, list[Pair]], path: Path) -> None:
+    """Write the split as JSON: {split: [[root, id], ...]}."""
+    payload = {split: [[p.root, p.id] for p in pairs] for split, pairs in manifest.items()}
+    path.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def load_manifest(path: Path) -> dict[str, list[Pair]]:
+    """Read what `save_manifest` wrote."""
+    payload = json.loads(path.read_text())
+    return {split: [Pair(root, pair_id) for root, pair_id in payload[split]] for split in SPLITS}
+
+
+def read_pair(pair: Pair, max_side: int | None = None) -> Sample | None:
+    """Decode one pair (RGB, 0/1 mask), optionally shrunk to `max_side`; None with a warning if unreadable."""
+    image = cv2.imread(str(pair.image_path), cv2.IMREAD_COLOR)
+    if image is None:
+        log.warning("skipping %s: unreadable photo", pair.image_path)
+        return None
+    mask = cv2.imread(str(pair.mask_path), cv2.IMREAD_UNCHANGED)
+    if mask is None or mask.dtype != np.uint8:
+        log.warning("skipping %s: missing, unreadable or not 8-bit mask", pair.mask_path)
+        return None
+    if mask.ndim == 3:
+        mask = mask[:, :, 0]
+    mask = (mask > 127).astype(np.uint8)
+    height, width = image.shape[:2]
+    if mask.shape != (height, width):
+        mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+    if max_side and max(height, width) > max_side:
+        scale = max_side / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    return Sample(pair, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask)
+
+
+def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4) -> list[Sample]:
+    """Decode many pairs with a thread pool (OpenCV releases the GIL); unreadable ones are left out."""
+    with ThreadPoolExecutor(workers) as pool:
+        samples = pool.map(lambda pair: read_pair(pair, max_side), pairs)
+        return [sample for sample in samples if sample is not None]

@@ -1,0 +1,154 @@
+"""DeepLabV3+ with squeeze-and-excitation blocks, built from Keras built-in layers only.
+
+Built-in layers only, so the saved file loads with plain `keras.saving.load_model()` in a process
+that never imports this package (the web service).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from training.config import ENCODERS, ModelConfig
+
+OUTPUT_STRIDE = 16
+
+# Skip-connection taps of each encoder: (stride 4, stride 16).
+ENCODER_TAPS: dict[str, tuple[str, str]] = {
+    "mobilenetv2": ("block_3_expand_relu", "block_13_expand_relu"),
+    "resnet50": ("conv2_block3_out", "conv4_block6_out"),
+}
+
+# ImageNet caffe-style preprocessing of keras.applications.resnet50: RGB -> BGR, minus the mean.
+_RESNET_BGR_MEAN = (103.939, 116.779, 123.68)
+
+
+def build_deeplabv3plus(config: ModelConfig, input_size: int | None = None) -> keras.Model:
+    """Build the network: RGB 0..255 in, person probability (sigmoid, 1 channel) out.
+
+    Args:
+        config: encoder, encoder weights (`none`, `imagenet` or a weights-file path), head width.
+        input_size: square input side (a multiple of 16), or None for any size divisible by 16.
+    """
+    _validate(config, input_size)
+    inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
+    low, high = _encoder(config, inputs)
+    x = _aspp(high, config.head_filters)
+    x = _squeeze_excite(x, config.se_ratio, name="aspp_se")
+    x = _decoder(x, low, config)
+    x = layers.Conv2D(1, 1, name="logits")(x)
+    x = layers.UpSampling2D(4, interpolation="bilinear", name="logits_upsample")(x)
+    # float32 output even under mixed precision: the loss and thresholds work in float32.
+    outputs = layers.Activation("sigmoid", dtype="float32", name="mask")(x)
+    return keras.Model(inputs, outputs, name=f"deeplabv3plus_{config.encoder}")
+
+
+def _validate(config: ModelConfig, input_size: int | None) -> None:
+    if config.encoder not in ENCODERS:
+        raise ValueError(f"encoder must be one of {ENCODERS}, got {config.encoder!r}")
+    if input_size is not None and (input_size < 32 or input_size % OUTPUT_STRIDE):
+        raise ValueError(f"input_size must be a multiple of {OUTPUT_STRIDE} and >= 32, got {input_size}")
+    if config.head_filters < 8:
+        raise ValueError(f"head_filters must be >= 8, got {config.head_filters}")
+    weights = config.encoder_weights
+    if weights not in ("none", "imagenet") and not Path(weights).is_file():
+        raise ValueError(f"encoder_weights must be 'none', 'imagenet' or an existing file, got {weights!r}")
+
+
+def _encoder(config: ModelConfig, inputs: keras.KerasTensor) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Preprocess inside the graph and return the stride-4 and stride-16 features."""
+    if config.encoder == "mobilenetv2":
+        x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
+        factory = keras.applications.MobileNetV2
+        kwargs = {"alpha": 1.0}
+    else:
+        x = _caffe_preprocess(inputs)
+        factory = keras.applications.ResNet50
+        kwargs = {}
+    base = _load_backbone(factory, config.encoder_weights, kwargs)
+    low_name, high_name = ENCODER_TAPS[config.encoder]
+    # A sub-model up to the stride-16 tap: the layers after it are not part of the network.
+    taps = keras.Model(base.input, [base.get_layer(low_name).output, base.get_layer(high_name).output],
+                       name=f"{config.encoder}_encoder")
+    low, high = taps(x)
+    return low, high
+
+
+def _load_backbone(factory, weights: str, kwargs: dict) -> keras.Model:
+    init = None if weights == "none" else weights
+    try:
+        return factory(input_shape=(None, None, 3), include_top=False, weights=init, **kwargs)
+    except Exception as error:  # Keras raises several types for a failed download
+        if weights == "imagenet":
+            raise RuntimeError(
+                "could not download the ImageNet encoder weights (no internet here?): pass "
+                "--encoder-weights PATH to a local weights file, or --encoder-weights none"
+            ) from error
+        raise
+
+
+def _caffe_preprocess(inputs: keras.KerasTensor) -> keras.KerasTensor:
+    """RGB -> BGR minus the ImageNet mean, as a frozen 1x1 convolution (a built-in layer)."""
+    conv = layers.Conv2D(3, 1, name="preprocess", trainable=False)
+    x = conv(inputs)
+    permute = np.zeros((1, 1, 3, 3), dtype="float32")
+    for out_channel, in_channel in enumerate((2, 1, 0)):
+        permute[0, 0, in_channel, out_channel] = 1.0
+    conv.set_weights([permute, -np.asarray(_RESNET_BGR_MEAN, dtype="float32")])
+    return x
+
+
+def _conv_bn_relu(x, filters: int, kernel: int, name: str, dilation: int = 1, separable: bool = False):
+    if separable and kernel > 1:
+        x = layers.DepthwiseConv2D(kernel, padding="same", dilation_rate=dilation, use_bias=False,
+                                   name=f"{name}_depthwise")(x)
+        x = layers.BatchNormalization(name=f"{name}_depthwise_bn")(x)
+        x = layers.ReLU(name=f"{name}_depthwise_relu")(x)
+        kernel, dilation = 1, 1
+    x = layers.Conv2D(filters, kernel, padding="same", dilation_rate=dilation, use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _aspp(x, filters: int):
+    """Atrous spatial pyramid pooling: 1x1, three 3x3 atrous (rates 6/12/18) and image pooling.
+
+    The image-pooling branch is spatially constant, so its share of the 1x1 projection is added as a
+    broadcast bias instead of being upsampled and concatenated: the same maths, and no layer is sized
+    from one fixed input size.
+    """
+    branches = [_conv_bn_relu(x, filters, 1, name="aspp_1x1")]
+    for rate in (6, 12, 18):
+        branches.append(_conv_bn_relu(x, filters, 3, name=f"aspp_rate{rate}", dilation=rate, separable=True))
+    pooled = layers.GlobalAveragePooling2D(keepdims=True, name="aspp_pool")(x)
+    pooled = _conv_bn_relu(pooled, filters, 1, name="aspp_pool_conv")
+    pooled = layers.Conv2D(filters, 1, use_bias=False, name="aspp_project_pool")(pooled)
+    x = layers.Concatenate(name="aspp_concat")(branches)
+    x = layers.Conv2D(filters, 1, use_bias=False, name="aspp_project")(x)
+    x = layers.Add(name="aspp_add_pool")([x, pooled])
+    x = layers.BatchNormalization(name="aspp_project_bn")(x)
+    x = layers.ReLU(name="aspp_project_relu")(x)
+    return layers.Dropout(0.1, name="aspp_dropout")(x)
+
+
+def _squeeze_excite(x, ratio: int, name: str):
+    """Channel attention (Hu et al., 2018): global pool, bottleneck, sigmoid gate."""
+    channels = x.shape[-1]
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_squeeze")(x)
+    s = layers.Conv2D(max(channels // ratio, 4), 1, activation="relu", name=f"{name}_reduce")(s)
+    s = layers.Conv2D(channels, 1, activation="sigmoid", name=f"{name}_expand")(s)
+    return layers.Multiply(name=f"{name}_scale")([x, s])
+
+
+def _decoder(x, low, config: ModelConfig):
+    """Upsample the ASPP output x4 and fuse it with the stride-4 features."""
+    filters = config.head_filters
+    x = layers.UpSampling2D(OUTPUT_STRIDE // 4, interpolation="bilinear", name="decoder_upsample")(x)
+    low = _conv_bn_relu(low, 48, 1, name="decoder_low")
+    x = layers.Concatenate(name="decoder_concat")([x, low])
+    x = _conv_bn_relu(x, filters, 3, name="decoder_conv1", separable=True)
+    x = _conv_bn_relu(x, filters, 3, name="decoder_conv2", separable=True)
+    return _squeeze_excite(x, config.se_ratio, name="decoder_se")

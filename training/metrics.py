@@ -1,0 +1,62 @@
+"""The loss (binary cross-entropy + Dice) and the five figures the seed design reports."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+THRESHOLD = 0.5
+
+
+@keras.saving.register_keras_serializable(package="training")
+def dice_loss(y_true, y_pred, smooth: float = 1.0):
+    """1 - (2 |P.T| + s) / (|P| + |T| + s), per image on the soft prediction."""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    axes = list(range(1, len(y_pred.shape)))
+    intersection = ops.sum(y_true * y_pred, axis=axes)
+    total = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
+    return 1.0 - (2.0 * intersection + smooth) / (total + smooth)
+
+
+@keras.saving.register_keras_serializable(package="training")
+def bce_dice_loss(y_true, y_pred):
+    """Mean binary cross-entropy per image plus the Dice loss."""
+    y_true = ops.cast(y_true, y_pred.dtype)
+    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
+    return bce + dice_loss(y_true, y_pred)
+
+
+def keras_metrics() -> list[keras.metrics.Metric]:
+    """IoU of the person class, precision and recall at the fixed 0.5 threshold."""
+    return [
+        keras.metrics.BinaryIoU(target_class_ids=[1], threshold=THRESHOLD, name="iou"),
+        keras.metrics.Precision(thresholds=THRESHOLD, name="precision"),
+        keras.metrics.Recall(thresholds=THRESHOLD, name="recall"),
+    ]
+
+
+def confusion(truth: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Pixel counts [tp, fp, fn, tn] of a 0/1 truth against a probability map thresholded at 0.5."""
+    truth = truth.astype(bool)
+    predicted = probability >= THRESHOLD
+    tp = int(np.count_nonzero(truth & predicted))
+    fp = int(np.count_nonzero(~truth & predicted))
+    fn = int(np.count_nonzero(truth & ~predicted))
+    return np.array([tp, fp, fn, truth.size - tp - fp - fn], dtype=np.int64)
+
+
+def scores(counts: np.ndarray) -> dict[str, float]:
+    """Accuracy, F1 (Dice), Jaccard (IoU), recall and precision from [tp, fp, fn, tn].
+
+    A ratio whose denominator is 0 (no person in truth nor prediction) counts as a perfect 1.0.
+    """
+    tp, fp, fn, tn = (float(c) for c in counts)
+    ratio = lambda num, den: num / den if den else 1.0
+    return {
+        "accuracy": ratio(tp + tn, tp + fp + fn + tn),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
+        "jaccard": ratio(tp, tp + fp + fn),
+        "recall": ratio(tp, tp + fn),
+        "precision": ratio(tp, tp + fp),
+    }

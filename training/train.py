@@ -1,0 +1,209 @@
+"""Train DeepLabV3+ on folders of photos and masks: `python -m training.train --data ROOT[:WEIGHT] ... --out RUN_DIR`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from training import data as datalib
+from training.augment import AugmentConfig
+from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
+from training.config import ENCODERS, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
+from training.datasets import train_dataset, validation_dataset
+from training.deeplab import build_deeplabv3plus
+from training.metrics import bce_dice_loss, keras_metrics
+
+log = logging.getLogger("training.train")
+
+CONFIG_FILE = "config.json"
+MANIFEST_FILE = "manifest.json"
+LOG_FILE = "log.csv"
+CURVES_FILE = "curves.png"
+BEST_FILE = "best.keras"
+LAST_FILE = "last.keras"
+BACKUP_DIR = "backup"
+CACHE_SCALE = 1.5  # pairs are kept in memory with their long side at 1.5x the training size
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options; the defaults are those of the shipped model."""
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
+    parser.add_argument("--data", nargs="+", metavar="ROOT[:WEIGHT]",
+                        help="data roots (<root>/images + <root>/masks) with optional sampling weights")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (config, manifest, logs, models)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    parser.add_argument("--encoder", choices=ENCODERS, default="mobilenetv2")
+    parser.add_argument("--encoder-weights", default="none",
+                        help="'none', 'imagenet' (needs internet) or a Keras weights file")
+    parser.add_argument("--head-filters", type=int, default=128, help="ASPP and decoder width")
+    parser.add_argument("--image-size", type=int, default=256, help="training crop side (multiple of 16)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=None, help="default 30")
+    parser.add_argument("--steps-per-epoch", type=int, default=0, help="0: one pass over the training pairs")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--patience", type=int, default=8, help="early stopping on validation IoU")
+    parser.add_argument("--paste-probability", type=float, default=0.4,
+                        help="share of samples whose person is pasted onto a person-free photo")
+    parser.add_argument("--no-augment", action="store_true", help="letterbox only, no augmentation")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="stop cleanly between epochs before this many minutes have passed")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=None,
+                        help="Keras progress output (default: bar on a terminal, a line per epoch otherwise)")
+    args = parser.parse_args(argv)
+    if not args.resume and not args.data:
+        parser.error("--data is required unless --resume")
+    return args
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The frozen run configuration the options describe."""
+    return RunConfig(
+        data=DataConfig(
+            roots=tuple(DataRoot.parse(text) for text in args.data),
+            image_size=args.image_size,
+            paste_probability=args.paste_probability,
+            augment=not args.no_augment,
+        ),
+        model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
+                          head_filters=args.head_filters),
+        train=TrainConfig(
+            batch_size=args.batch_size,
+            epochs=args.epochs or 30,
+            steps_per_epoch=args.steps_per_epoch,
+            learning_rate=args.learning_rate,
+            patience=args.patience,
+            time_budget_minutes=args.time_budget or 0.0,
+            seed=args.seed,
+        ),
+    )
+
+
+def prepare_run(args: argparse.Namespace) -> RunConfig:
+    """Create the run folder with its config and manifest, or reopen it for --resume."""
+    run_dir: Path = args.out
+    config_path = run_dir / CONFIG_FILE
+    if args.resume:
+        if not config_path.is_file():
+            raise SystemExit(f"--resume: no {CONFIG_FILE} in {run_dir}; start the run without --resume")
+        config = RunConfig.load(config_path)
+        overrides = {"epochs": args.epochs, "time_budget_minutes": args.time_budget}
+        train = {**vars(config.train), **{k: v for k, v in overrides.items() if v is not None}}
+        config = RunConfig(config.data, config.model, TrainConfig(**train))
+    else:
+        if (run_dir / BACKUP_DIR).exists():
+            raise SystemExit(f"{run_dir} already holds a run: pass --resume, or choose another --out")
+        config = config_from_args(args)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        manifest = datalib.make_manifest([root.path for root in config.data.roots], config.data.val_fraction,
+                                         config.data.test_fraction, config.train.seed)
+        datalib.save_manifest(manifest, run_dir / MANIFEST_FILE)
+    config.save(config_path)
+    return config
+
+
+def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
+    """Decode the training and validation pairs into memory at training size."""
+    max_side = round(config.data.image_size * CACHE_SCALE)
+    train = datalib.read_pairs(manifest["train"], max_side)
+    val = datalib.read_pairs(manifest["val"], max_side)
+    by_root = [(root.weight, [s for s in train if s.pair.root == root.path]) for root in config.data.roots]
+    person_free = sum(not s.mask.any() for s in train)
+    log.info("decoded %d training pairs (%d person-free, also used as paste backgrounds) and %d validation pairs",
+             len(train), person_free, len(val))
+    return by_root, val
+
+
+def build_model(config: RunConfig, total_steps: int) -> keras.Model:
+    """The network, compiled with Adam (warm-up then cosine decay), BCE + Dice, IoU/precision/recall."""
+    model = build_deeplabv3plus(config.model, None)
+    warmup = max(1, min(total_steps // 2, round(total_steps / config.train.epochs * config.train.warmup_epochs)))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.train.learning_rate * 0.01,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=0.01,
+        warmup_target=config.train.learning_rate,
+        warmup_steps=warmup,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=bce_dice_loss, metrics=keras_metrics())
+    return model
+
+
+def _callbacks(config: RunConfig, run_dir: Path, images_per_step: int) -> list[keras.callbacks.Callback]:
+    best_so_far = max((row.get("val_iou", -1.0) for row in read_log(run_dir / LOG_FILE)), default=None)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
+        Throughput(images_per_step),
+        keras.callbacks.CSVLogger(str(run_dir / LOG_FILE), append=True),
+        CurvePlot(run_dir / LOG_FILE, run_dir / CURVES_FILE),
+        keras.callbacks.ModelCheckpoint(str(run_dir / LAST_FILE)),
+        keras.callbacks.ModelCheckpoint(str(run_dir / BEST_FILE), monitor="val_iou", mode="max",
+                                        save_best_only=True, initial_value_threshold=best_so_far),
+        keras.callbacks.EarlyStopping(monitor="val_iou", mode="max", patience=config.train.patience),
+    ]
+    if config.train.time_budget_minutes > 0:
+        callbacks.append(TimeBudget(config.train.time_budget_minutes))
+    return callbacks
+
+
+def _strategy() -> tf.distribute.Strategy:
+    """Mirrored over several GPUs, mixed precision on any GPU; the CPU path is unchanged."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
+    """Run (or continue) training; returns the path of the best model."""
+    keras.utils.set_random_seed(config.train.seed)
+    manifest = datalib.load_manifest(run_dir / MANIFEST_FILE)
+    by_root, val = load_samples(config, manifest)
+    if not val:
+        raise SystemExit("the validation split is empty: add pairs or raise the validation fraction")
+    size, batch = config.data.image_size, config.train.batch_size
+    augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability) if config.data.augment \
+        else AugmentConfig.off(size)
+    train_data = train_dataset(by_root, augment, batch, config.train.seed)
+    val_data = validation_dataset(val, size, batch)
+    weighted = sum(len(samples) for weight, samples in by_root if weight > 0)
+    steps = config.train.steps_per_epoch or max(1, math.ceil(weighted / batch))
+    with _strategy().scope():
+        model = build_model(config, steps * config.train.epochs)
+    model.fit(train_data, validation_data=val_data, epochs=config.train.epochs, steps_per_epoch=steps,
+              callbacks=_callbacks(config, run_dir, batch), verbose=verbose)
+    plot_curves(run_dir / LOG_FILE, run_dir / CURVES_FILE)
+    return run_dir / BEST_FILE
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.train`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    try:
+        config = prepare_run(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    best = train(config, args.out, verbose)
+    rows = read_log(args.out / LOG_FILE)
+    if rows:
+        top = max(rows, key=lambda row: row.get("val_iou", -1.0))
+        speed = np.median([row["images_per_s"] for row in rows if "images_per_s" in row] or [float("nan")])
+        print(f"best validation IoU {top.get('val_iou', float('nan')):.4f} at epoch {int(top['epoch']) + 1}; "
+              f"median training speed {speed:.1f} images/s; best model: {best}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
