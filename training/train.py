@@ -180,7 +180,8 @@ def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
     with _strategy().scope():
         model = build_model(config, steps * config.train.epochs)
     model.fit(train_data, validation_data=val_data, epochs=config.train.epochs, steps_per_epoch=steps,
-              callbacks=_callbacks(config, run_dir, batch), verbose=verbose)
+              callbacks=_callbacks(config, run_dir, batch), verbose=verbose,
+              shuffle=False)  # tf.data shuffles already
     plot_curves(run_dir / LOG_FILE, run_dir / CURVES_FILE)
     return run_dir / BEST_FILE
 

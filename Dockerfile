@@ -1,0 +1,30 @@
+# The service for GPU hosts: `docker run --gpus all -p 8000:8000 person-bg-remover`.
+# TensorFlow's CUDA libraries come from PyPI (tensorflow[and-cuda]); the host provides the driver.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+WORKDIR /app
+
+COPY requirements.txt .
+# The CPU wheel pinned in requirements.txt is swapped for the same version with CUDA.
+RUN sed 's/^tensorflow==\(.*\)$/tensorflow[and-cuda]==\1/' requirements.txt > requirements-gpu.txt \
+    && pip install --no-cache-dir -r requirements-gpu.txt \
+    && useradd --create-home --uid 10001 app
+
+COPY app.py wsgi.py gunicorn.conf.py ./
+COPY model/ model/
+COPY templates/ templates/
+COPY static/ static/
+
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ['PORT']}/healthz\", timeout=4)"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]

@@ -1,0 +1,177 @@
+"""The web service: upload form, `/api/remove`, health checks. HTTP only; the image work is in model/."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from pathlib import Path
+
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.utils import secure_filename
+
+from model import SHIPPED_MODEL
+from model.decode import ImageError
+from model.pipeline import CutoutOptions, OptionError, parse_options, remove_background
+from model.segmenter import Segmenter, get_segmenter
+
+log = logging.getLogger("app")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict:
+    """Every setting of the service, from environment variables with defaults (see the README)."""
+    return {
+        "MODEL_PATH": environ.get("MODEL_PATH", str(SHIPPED_MODEL)),
+        "MAX_CONTENT_LENGTH": int(float(environ.get("MAX_UPLOAD_MB", "25")) * 1024 * 1024),
+        "MAX_PIXELS": int(float(environ.get("MAX_MEGAPIXELS", "40")) * 1_000_000),
+        "REQUEST_TIMEOUT_S": float(environ.get("REQUEST_TIMEOUT_S", "60")),
+        "MODEL_THREADS": int(environ.get("MODEL_THREADS", "1")),
+        "WARM_UP": environ.get("WARM_UP", "1") not in ("0", "false", "no"),
+    }
+
+
+class CutoutService:
+    """The loaded model, its readiness, and the bounded pool that runs the pipeline for requests."""
+
+    def __init__(self, segmenter: Segmenter, threads: int, warm_up: bool):
+        self.segmenter = segmenter
+        self.ready = threading.Event()
+        # A small pool bounds how many photos are in memory at once and lets a request give up
+        # after its time limit without killing the worker.
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cutout")
+        if warm_up:
+            threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
+        else:
+            self.ready.set()
+
+    def _warm_up(self) -> None:
+        start = time.perf_counter()
+        self.segmenter.warm_up()
+        self.ready.set()
+        log.info("model warm (%.1f s), ready on the %s", time.perf_counter() - start, self.segmenter.device)
+
+    def run(self, data: bytes, options: CutoutOptions, max_pixels: int, timeout: float) -> bytes:
+        """The pipeline on one upload, waiting at most `timeout` seconds (TimeoutError past that)."""
+        future = self.pool.submit(remove_background, data, self.segmenter, options, max_pixels)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            future.cancel()
+            raise TimeoutError from None
+
+
+def create_app(test_config: Mapping | None = None) -> Flask:
+    """Build the app; `test_config` overrides the environment's settings (tests pass SEGMENTER too)."""
+    app = Flask(__name__)
+    app.config.from_mapping(settings_from_env())
+    if test_config:
+        app.config.from_mapping(test_config)
+    segmenter = app.config.get("SEGMENTER") or get_segmenter(str(Path(app.config["MODEL_PATH"])))
+    app.extensions["cutout"] = CutoutService(segmenter, app.config["MODEL_THREADS"], app.config["WARM_UP"])
+    _register_routes(app)
+    _register_errors(app)
+    _register_hooks(app)
+    return app
+
+
+def _service() -> CutoutService:
+    return current_app.extensions["cutout"]
+
+
+def _error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def _download_name(filename: str | None) -> str:
+    stem = Path(secure_filename(filename or "")).stem or "photo"
+    return f"{stem}-cutout"
+
+
+def _register_routes(app: Flask) -> None:
+    @app.get("/")
+    def index():
+        return render_template("index.html", max_mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
+                               max_mp=app.config["MAX_PIXELS"] // 1_000_000)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        if not _service().ready.is_set():
+            return _error(503, "the model is still warming up")
+        return jsonify(status="ready", device=_service().segmenter.device)
+
+    @app.post("/api/remove")
+    def remove():
+        files = request.files.getlist("image")
+        if not files:
+            other = ", ".join(sorted(request.files)) or "none"
+            return _error(400, f"no file in the multipart field 'image' (fields received: {other})")
+        if len(files) > 1:
+            return _error(400, "send exactly one file in the field 'image'")
+        options = parse_options({**request.args.to_dict(), **request.form.to_dict()})
+        service = _service()
+        if not service.ready.wait(timeout=app.config["REQUEST_TIMEOUT_S"]):
+            return _error(503, "the model is still warming up; try again shortly")
+        data = files[0].read()
+        g.upload_bytes = len(data)
+        result = service.run(data, options, app.config["MAX_PIXELS"], app.config["REQUEST_TIMEOUT_S"])
+        response = Response(result, mimetype=options.mimetype)
+        name = f"{_download_name(files[0].filename)}.{options.format}"
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ImageError)
+    def bad_image(error: ImageError):
+        return _error(error.status, str(error))
+
+    @app.errorhandler(OptionError)
+    def bad_option(error: OptionError):
+        return _error(400, str(error))
+
+    @app.errorhandler(TimeoutError)
+    def too_slow(error: TimeoutError):
+        limit = app.config["REQUEST_TIMEOUT_S"]
+        return _error(503, f"the server is busy: the photo was not done within {limit:g} s; try again")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code == 413:
+            limit = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+            return _error(413, f"the upload is larger than the limit of {limit:g} MB")
+        return _error(error.code or 500, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _error(500, "internal error: the photo could not be processed")
+
+
+def _register_hooks(app: Flask) -> None:
+    @app.before_request
+    def start_timer():
+        g.start = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        elapsed_ms = (time.perf_counter() - g.get("start", time.perf_counter())) * 1000
+        # Size, type, status and time only: never image content or the client's file name.
+        log.info("%s %s %d in=%dB type=%s out=%dB %.0fms", request.method, request.path, response.status_code,
+                 g.get("upload_bytes", request.content_length or 0), request.mimetype or "-",
+                 response.content_length or 0, elapsed_ms)
+        return response

@@ -1,0 +1,160 @@
+"""Stage-by-stage timings of a request: `python -m bench [--repeats N] [--out bench/results/bench.json]`.
+
+For a 1- and a 12-megapixel JPEG of a person it reports median and p95 seconds of decode + EXIF,
+resize to the serving size, forward pass, upsampling + edge refinement, composing, PNG encoding
+and the whole `/api/remove` request through the WSGI app; the bare forward pass at batch 1 and 8;
+the floor (Pillow JPEG decode + RGBA PNG encode at the service's level); the peak memory of a request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app import create_app
+from model import SHIPPED_MODEL, compose
+from model.decode import decode
+from model.letterbox import letterbox, unletterbox
+from model.pipeline import PNG_COMPRESS_LEVEL, CutoutOptions, encode, render
+from model.refine import guided_alpha
+from model.segmenter import Segmenter
+
+SIZES = {"1MP": (1000, 1000), "12MP": (4000, 3000)}  # (width, height)
+
+
+def photo(width: int, height: int) -> bytes:
+    """scikit-image's astronaut (a public-domain photo of a person) scaled to width x height, as JPEG."""
+    from skimage import data
+
+    image = cv2.resize(data.astronaut(), (width, height), interpolation=cv2.INTER_CUBIC)
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def timed(function, repeats: int) -> list[float]:
+    """Seconds of each of `repeats` calls, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return {"median_s": statistics.median(times), "p95_s": p95, "runs": len(times)}
+
+
+def stages(segmenter: Segmenter, client, data: bytes, repeats: int) -> dict[str, dict[str, float]]:
+    """Each stage of the pipeline on one photo, then the whole request and the floor."""
+    rgb = decode(data, 10**9)
+    canvas, placement = letterbox(rgb, segmenter.size)
+    probability = segmenter.forward(canvas[None])[0]
+    full = unletterbox(probability, placement)
+    alpha8 = compose.to_alpha8(guided_alpha(rgb, full))
+    picture = render(rgb, alpha8, CutoutOptions())
+    results = {
+        "decode + EXIF": timed(lambda: decode(data, 10**9), repeats),
+        "resize to serving size": timed(lambda: letterbox(rgb, segmenter.size), repeats),
+        "forward pass": timed(lambda: segmenter.forward(canvas[None]), repeats),
+        "upsample + refine": timed(lambda: compose.to_alpha8(guided_alpha(rgb, unletterbox(probability, placement))),
+                                   repeats),
+        "compose": timed(lambda: render(rgb, alpha8, CutoutOptions()), repeats),
+        "PNG encode": timed(lambda: encode(picture), repeats),
+        "whole request (WSGI)": timed(lambda: _request(client, data), repeats),
+        "floor: Pillow decode + PNG encode": timed(lambda: _floor(data), repeats),
+    }
+    return {name: summary(times) for name, times in results.items()}
+
+
+def _request(client, data: bytes) -> None:
+    response = client.post("/api/remove", data={"image": (io.BytesIO(data), "photo.jpg")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200, response.get_json()
+
+
+def _floor(data: bytes) -> bytes:
+    image = Image.open(io.BytesIO(data)).convert("RGBA")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def _rss_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_request_mb(client, data: bytes) -> float | None:
+    """Peak resident memory of one request above the resident memory before it (Linux only)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current size
+    except OSError:
+        return None
+    before = _rss_kb("VmRSS")
+    _request(client, data)
+    return (_rss_kb("VmHWM") - before) / 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bench`."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/bench.json"))
+    args = parser.parse_args(argv)
+    segmenter = Segmenter.load(args.model)
+    client = create_app({"SEGMENTER": segmenter, "WARM_UP": False, "MAX_PIXELS": 10**9,
+                         "MAX_CONTENT_LENGTH": 10**9}).test_client()
+    report = {"device": segmenter.device, "serving_size": segmenter.size, "photos": {}}
+    for label, (width, height) in SIZES.items():
+        data = photo(width, height)
+        report["photos"][label] = {"bytes": len(data), "stages": stages(segmenter, client, data, args.repeats),
+                                   "peak_request_mb": peak_request_mb(client, data)}
+    batch = {n: summary(timed(lambda n=n: segmenter.forward(np.zeros((n, segmenter.size, segmenter.size, 3),
+                                                                       np.uint8)), args.repeats))
+             for n in (1, 8)}
+    report["bare_forward"] = {f"batch {n}": value for n, value in batch.items()}
+    print(format_report(report))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+def format_report(report: dict) -> str:
+    """Markdown tables of medians and p95s, and the targets' ratios."""
+    lines = [f"device: {report['device']}, serving size {report['serving_size']}", ""]
+    for label, result in report["photos"].items():
+        lines += [f"### {label} JPEG ({result['bytes']:,} bytes)", "", "| stage | median s | p95 s |", "|---|---:|---:|"]
+        for name, value in result["stages"].items():
+            lines.append(f"| {name} | {value['median_s']:.4f} | {value['p95_s']:.4f} |")
+        st = result["stages"]
+        floor = st["floor: Pillow decode + PNG encode"]["median_s"] + st["forward pass"]["median_s"]
+        ratio = st["whole request (WSGI)"]["median_s"] / floor
+        lines += ["", f"whole request / (floor + forward pass) = {ratio:.2f}; "
+                      f"peak memory of a request: {result['peak_request_mb']:.0f} MB above the process before it", ""]
+    lines += ["| bare forward pass | median s | p95 s |", "|---|---:|---:|"]
+    for name, value in report["bare_forward"].items():
+        lines.append(f"| {name} | {value['median_s']:.4f} | {value['p95_s']:.4f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Load test against a local server: `python -m bench.load --clients 8 --requests 25 [--megapixels 12]`.
+
+Starts gunicorn with the default configuration on a loopback port (or uses `--url` of one already
+running on loopback), sends `clients` x `requests` uploads of a photo of a person, bounded in count
+and time, and prints requests/s, p50/p95 latency, status counts, worker restarts and the workers'
+resident memory after the first 10 requests and after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def multipart(data: bytes, name: str = "photo.jpg") -> tuple[bytes, str]:
+    """A multipart/form-data body with one file in the field `image`."""
+    boundary = uuid.uuid4().hex
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"{name}\"\r\n"
+            "Content-Type: image/jpeg\r\n\r\n").encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def post(url: str, body: bytes, content_type: str, timeout: float) -> tuple[int, float]:
+    """(status, seconds) of one upload; status 0 for a connection failure."""
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    start = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        status = 0
+    return status, time.perf_counter() - start
+
+
+def worker_rss_mb(master_pid: int) -> float:
+    """Resident memory of the gunicorn workers (children of the master), in MB."""
+    total = 0
+    for child in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split():
+        for line in Path(f"/proc/{child}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def worker_pids(master_pid: int) -> set[str]:
+    return set(Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split())
+
+
+def start_server(port: int) -> subprocess.Popen:
+    """gunicorn with the repository's default configuration on a loopback port."""
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    server.terminate()
+    raise SystemExit("the server did not become ready within 180 s")
+
+
+def photo(megapixels: float) -> bytes:
+    """scikit-image's astronaut scaled to about `megapixels`, 4:3, as JPEG."""
+    import cv2
+    from PIL import Image
+    from skimage import data
+
+    height = int((megapixels * 1e6 * 3 / 4) ** 0.5)
+    width = int(height * 4 / 3)
+    buffer = io.BytesIO()
+    Image.fromarray(cv2.resize(data.astronaut(), (width, height), interpolation=cv2.INTER_CUBIC)).save(
+        buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bench.load`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=25, help="per client")
+    parser.add_argument("--megapixels", type=float, default=12.0)
+    parser.add_argument("--max-seconds", type=float, default=1800, help="stop sending after this long")
+    parser.add_argument("--timeout", type=float, default=300, help="per request")
+    args = parser.parse_args(argv)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = start_server(port)
+    url = f"http://127.0.0.1:{port}/api/remove"
+    body, content_type = multipart(photo(args.megapixels))
+    try:
+        return run_load(args, server.pid, url, body, content_type)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def run_load(args, master: int, url: str, body: bytes, content_type: str) -> int:
+    workers_before = worker_pids(master)
+    results: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    warm_rss: list[float] = []
+    deadline = time.monotonic() + args.max_seconds
+
+    def client() -> None:
+        for _ in range(args.requests):
+            if time.monotonic() > deadline:
+                return
+            outcome = post(url, body, content_type, args.timeout)
+            with lock:
+                results.append(outcome)
+                if len(results) == 10:
+                    warm_rss.append(worker_rss_mb(master))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    final_rss = worker_rss_mb(master)
+    latencies = sorted(seconds for _, seconds in results)
+    statuses = Counter(status for status, _ in results)
+    restarted = worker_pids(master) != workers_before
+    print(f"{len(results)} requests ({args.clients} clients x {args.requests}, {len(body) / 1e6:.1f} MB upload of "
+          f"{args.megapixels:g} MP) in {elapsed:.1f} s: {len(results) / elapsed:.2f} requests/s")
+    print(f"latency p50 {statistics.median(latencies):.2f} s, p95 {latencies[int(0.95 * (len(latencies) - 1))]:.2f} s")
+    print(f"status counts: {dict(sorted(statuses.items()))}; workers restarted: {'yes' if restarted else 'no'}")
+    if warm_rss:
+        growth = (final_rss - warm_rss[0]) / warm_rss[0] * 100
+        print(f"worker resident memory: {warm_rss[0]:.0f} MB after 10 requests, {final_rss:.0f} MB after the run "
+              f"({growth:+.1f}%)")
+    ok = statuses.get(200, 0) == len(results) and not restarted
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""gunicorn settings, each from an environment variable with a default (see the README).
+
+Defaults for a small CPU host: one worker process (TensorFlow already spreads one forward pass over
+every core, and each worker holds its own copy of TensorFlow and the model) with a few threads, so
+health checks and the page are answered while a photo is being processed; the photos themselves
+go through the app's bounded pipeline pool (MODEL_THREADS). No `preload_app`: TensorFlow does not
+survive a fork, so each worker loads the model itself.
+"""
+
+import os
+import sys
+
+import gunicorn.http.wsgi
+
+# No product or version in the Server header (gunicorn has no setting for it; workers inherit this).
+gunicorn.http.wsgi.SERVER = "webserver"
+
+bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))  # above REQUEST_TIMEOUT_S: the app answers 503 first
+graceful_timeout = 30
+keepalive = 5
+preload_app = False
+accesslog = None  # the app logs each request itself, without file names
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+
+
+def on_starting(server):
+    """Stop at once, with one line, when the model file is missing or damaged (no TensorFlow here)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from model import SHIPPED_MODEL
+    from model.segmenter import ModelLoadError, check_model_file
+    from pathlib import Path
+
+    try:
+        check_model_file(Path(os.environ.get("MODEL_PATH", str(SHIPPED_MODEL))))
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

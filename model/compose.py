@@ -1,0 +1,60 @@
+"""Turning a photo and its alpha into the output picture: cutout, colour fill, mask, crop."""
+
+from __future__ import annotations
+
+import numpy as np
+
+CROP_MARGIN = 0.05  # of the bounding box's longer side, on each side
+CROP_ALPHA = 128  # a pixel belongs to the person's bounding box from this alpha up
+
+
+def to_alpha8(alpha: np.ndarray) -> np.ndarray:
+    """Float alpha in 0..1 -> uint8 0..255."""
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def cutout(rgb: np.ndarray, alpha8: np.ndarray) -> np.ndarray:
+    """RGBA uint8: the photo with alpha as its transparency."""
+    return np.dstack([rgb, alpha8])
+
+
+def fill(rgb: np.ndarray, alpha8: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """RGB uint8: the photo over a plain colour."""
+    a = alpha8[..., None].astype(np.uint16)
+    background = np.asarray(colour, dtype=np.uint16)
+    return ((rgb.astype(np.uint16) * a + background * (255 - a) + 127) // 255).astype(np.uint8)
+
+
+def person_box(alpha8: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(top, left, bottom, right) of the person plus a margin, or None if there is no person."""
+    rows = np.flatnonzero(alpha8.max(axis=1) >= CROP_ALPHA)
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(alpha8.max(axis=0) >= CROP_ALPHA)
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    margin = round(CROP_MARGIN * max(bottom - top, right - left))
+    height, width = alpha8.shape
+    return max(0, top - margin), max(0, left - margin), min(height, bottom + margin), min(width, right + margin)
+
+
+def crop(image: np.ndarray, box: tuple[int, int, int, int] | None) -> np.ndarray:
+    """The box's part of the image (the whole image when there is no box)."""
+    if box is None:
+        return image
+    top, left, bottom, right = box
+    return image[top:bottom, left:right]
+
+
+def checkerboard(height: int, width: int, square: int = 16) -> np.ndarray:
+    """Light grey checkerboard RGB uint8, the usual picture of transparency."""
+    yy, xx = np.indices((height, width))
+    light = ((yy // square + xx // square) % 2).astype(bool)
+    board = np.where(light, 255, 204).astype(np.uint8)
+    return np.repeat(board[..., None], 3, axis=2)
+
+
+def over_checkerboard(rgb: np.ndarray, alpha8: np.ndarray) -> np.ndarray:
+    """RGB uint8: the cutout shown on a checkerboard."""
+    board = checkerboard(*alpha8.shape)
+    a = alpha8[..., None].astype(np.uint16)
+    return ((rgb.astype(np.uint16) * a + board.astype(np.uint16) * (255 - a) + 127) // 255).astype(np.uint8)

@@ -1,0 +1,104 @@
+"""Safe decoding of uploaded bytes into an upright RGB uint8 array, with Pillow."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Formats we read; Pillow's plugins for anything else (EPS, PDF, ...) are never reached.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers MPO too
+
+
+class ImageError(ValueError):
+    """An upload that cannot be turned into a photo; `status` is the HTTP status that fits."""
+
+    status = 400
+
+
+class UnreadableImage(ImageError):
+    status = 400
+
+
+class UnsupportedFormat(ImageError):
+    status = 415
+
+
+class ImageTooLarge(ImageError):
+    status = 413
+
+
+def _register_heif() -> bool:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return False
+    register_heif_opener()
+    return True
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Identify the image and check its declared size, before any pixel is decoded."""
+    if not data:
+        raise UnreadableImage("the file is empty")
+    formats = FORMATS + (("HEIF",) if _register_heif() else ())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=formats)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(f"the image declares more than {max_pixels:,} pixels") from None
+    except UnidentifiedImageError:
+        raise _unidentified(data) from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise UnreadableImage(f"the image could not be read ({error})") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"the image has {width}x{height} pixels, more than the limit of {max_pixels:,}")
+    return image
+
+
+def _unidentified(data: bytes) -> ImageError:
+    head = data[:64].lstrip().lower()
+    if head.startswith((b"<svg", b"<?xml")) or b"<svg" in data[:1024].lower():
+        return UnsupportedFormat("SVG is not supported: upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo")
+    if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftypavif", b"ftyphevc"):
+        return UnsupportedFormat("HEIC/AVIF is not supported here: upload a JPEG, PNG or WebP photo")
+    return UnreadableImage("the file is not an image this service can read (JPEG, PNG, WebP, BMP, TIFF, GIF)")
+
+
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """Upright RGB uint8: EXIF orientation applied, first frame, any mode (CMYK, 16-bit, palette, grey)."""
+    try:
+        image.seek(0)
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+            return _wide_to_rgb(np.asarray(image))
+        if image.mode == "RGB":
+            return np.asarray(image)
+        if "A" in image.mode or (image.mode == "P" and "transparency" in image.info):
+            # Transparent pixels become white, not whatever colour hides under alpha 0.
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+        return np.asarray(image.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise UnreadableImage(f"the image data is damaged or truncated ({error})") from None
+
+
+def _wide_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """16-bit or float grey -> 8-bit RGB; Pillow's own convert would clip, not scale."""
+    pixels = pixels.astype(np.float32)
+    peak = 65535.0 if pixels.max(initial=0) > 255 else 255.0
+    grey = np.clip(pixels / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def decode(data: bytes, max_pixels: int) -> np.ndarray:
+    """Upload bytes -> upright RGB uint8 (H, W, 3), or an ImageError saying what is wrong."""
+    image = open_image(data, max_pixels)
+    if min(image.size) < 1:
+        raise UnreadableImage("the image has no pixels")
+    return np.ascontiguousarray(to_rgb(image))

@@ -1,0 +1,86 @@
+"""The loaded network behind one interface: `Segmenter.predict(rgb) -> person probability`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from model.letterbox import letterbox, unletterbox
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 512  # serving input side for a model saved without a fixed input size
+
+
+class ModelLoadError(RuntimeError):
+    """The model file is missing or unreadable; the message names the file and what to do."""
+
+
+def check_model_file(path: Path) -> None:
+    """Fail with one clear line unless `path` looks like a saved Keras model (cheap: no TensorFlow)."""
+    hint = "restore it from git (git checkout -- model/), or point MODEL_PATH at a .keras file from training.export"
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} not found: {hint}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            complete = {"config.json", "model.weights.h5"} <= set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        complete = False
+    if not complete:
+        raise ModelLoadError(f"model file {path} is not a Keras .keras archive (corrupt or truncated): {hint}")
+
+
+class Segmenter:
+    """A person-segmentation network that takes RGB uint8 photos of any size."""
+
+    def __init__(self, network, size: int):
+        import tensorflow as tf
+
+        self.network = network
+        self.size = size
+        self.device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+        # One traced graph for the fixed serving shape: no retracing, no Keras call overhead per request.
+        self._forward = tf.function(
+            lambda images: network(images, training=False),
+            input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)],
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, size: int | None = None) -> "Segmenter":
+        """Load a saved Keras model once; the serving size is its fixed input side, else `size`."""
+        path = Path(path)
+        check_model_file(path)
+        import keras
+
+        try:
+            network = keras.saving.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for a damaged archive
+            raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
+        fixed = network.input_shape[1]
+        segmenter = cls(network, fixed or size or DEFAULT_SIZE)
+        log.info("loaded %s (%d parameters) on the %s, input %dx%d", path, network.count_params(),
+                 segmenter.device, segmenter.size, segmenter.size)
+        return segmenter
+
+    def warm_up(self) -> None:
+        """Run one forward pass so the first request does not pay for graph tracing."""
+        self.forward(np.zeros((1, self.size, self.size, 3), dtype=np.uint8))
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """The bare network on a batch of size x size RGB uint8 images; returns (N, size, size) float32."""
+        return self._forward(batch.astype(np.float32)).numpy()[..., 0]
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """Person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
+        canvas, placement = letterbox(rgb, self.size)
+        return unletterbox(self.forward(canvas[None])[0], placement)
+
+
+@functools.lru_cache(maxsize=2)
+def get_segmenter(path: str) -> Segmenter:
+    """The process's one loaded copy of the model at `path` (loaded on first use)."""
+    return Segmenter.load(path)

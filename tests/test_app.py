@@ -1,0 +1,157 @@
+"""The web app through create_app: form page, /api/remove on a real photo, options, errors, health."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import create_app
+from tests.conftest import decode_png, encode
+
+
+def post(client, data: bytes, name: str = "astronaut.jpg", field: str = "image", **options):
+    return client.post("/api/remove", data={field: (io.BytesIO(data), name), **options},
+                       content_type="multipart/form-data")
+
+
+def test_form_page_works_without_javascript(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert '<form id="upload" action="/api/remove" method="post" enctype="multipart/form-data">' in html
+    assert 'name="image" type="file"' in html and 'type="submit"' in html
+
+
+def test_cutout_of_the_astronaut(client, astronaut, astronaut_jpeg):
+    response = post(client, astronaut_jpeg)
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="astronaut-cutout.png"'
+    image = decode_png(response.data)
+    assert image.mode == "RGBA" and image.size == (512, 512)
+    alpha = np.asarray(image)[..., 3]
+    assert alpha[:20, :20].max() < 30 and alpha[:20, -20:].max() < 30  # top corners: background
+    assert alpha[80:150, 190:260].min() > 200  # the face
+    assert np.median(alpha[300:450, 80:250]) > 200  # the torso
+
+
+def test_mask_output_is_grey_alpha(client, astronaut_jpeg):
+    image = decode_png(post(client, astronaut_jpeg, output="mask").data)
+    assert image.mode == "L" and image.size == (512, 512)
+    assert np.asarray(image)[110, 225] > 200 and np.asarray(image)[5, 5] < 30
+
+
+def test_background_colour_fills_transparency(client, astronaut_jpeg):
+    image = decode_png(post(client, astronaut_jpeg, bg="#00ff00").data)
+    assert image.mode == "RGB"
+    assert tuple(np.asarray(image)[5, 5]) == pytest.approx((0, 255, 0), abs=12)
+
+
+def test_crop_to_the_person(client, astronaut_jpeg):
+    image = decode_png(post(client, astronaut_jpeg, crop="true").data)
+    assert image.mode == "RGBA"
+    assert image.size[0] < 512 or image.size[1] < 512
+
+
+def test_options_as_query_parameters_and_refine_off(client, astronaut_jpeg):
+    response = client.post("/api/remove?output=mask&refine=off", data={"image": (io.BytesIO(astronaut_jpeg), "a.jpg")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 200 and decode_png(response.data).mode == "L"
+
+
+def test_webp_output(client, astronaut_jpeg):
+    response = post(client, astronaut_jpeg, format="webp")
+    assert response.mimetype == "image/webp"
+    image = Image.open(io.BytesIO(response.data))
+    assert image.format == "WEBP" and image.mode == "RGBA"
+
+
+def test_exif_orientation_is_applied(client, astronaut):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    wide = np.ascontiguousarray(astronaut[:, :384])  # 512 tall, 384 wide as stored
+    data = encode(wide, "JPEG", exif=exif.tobytes())
+    image = decode_png(post(client, data).data)
+    assert image.size == (512, 384)  # displayed upright: 512 wide, 384 tall
+
+
+@pytest.mark.parametrize("data, name, field, status, message", [
+    (None, None, None, 400, "no file"),
+    (b"x", "a.jpg", "photo", 400, "field 'image'"),
+    (b"", "a.jpg", "image", 400, "empty"),
+    (b"hello, this is text", "a.jpg", "image", 400, "not an image"),
+    (b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "a.svg", "image", 415, "SVG"),
+])
+def test_bad_uploads(client, data, name, field, status, message, astronaut_jpeg):
+    if data is None:
+        response = client.post("/api/remove", data={}, content_type="multipart/form-data")
+    else:
+        response = post(client, data, name, field)
+    assert response.status_code == status
+    assert message in response.get_json()["error"]
+    assert post(client, astronaut_jpeg).status_code == 200  # and the next good request still works
+
+
+@pytest.mark.parametrize("option, value", [("bg", "notacolour"), ("output", "foo"), ("crop", "maybe"),
+                                           ("refine", "2"), ("format", "gif")])
+def test_bad_option_values(client, astronaut_jpeg, option, value):
+    response = post(client, astronaut_jpeg, **{option: value})
+    assert response.status_code == 400
+    assert option in response.get_json()["error"]
+
+
+def test_too_many_bytes_and_pixels(segmenter, astronaut_jpeg):
+    app = create_app({"TESTING": True, "SEGMENTER": segmenter, "WARM_UP": False,
+                      "MAX_CONTENT_LENGTH": 10_000, "MAX_PIXELS": 100_000})
+    client = app.test_client()
+    assert post(client, astronaut_jpeg).status_code == 413
+    small = encode(np.zeros((400, 400, 3), np.uint8), "PNG")  # 1.6e5 pixels in a few hundred bytes
+    response = post(client, small, "big.png")
+    assert response.status_code == 413 and "pixels" in response.get_json()["error"]
+
+
+def test_health_and_readiness(segmenter):
+    app = create_app({"TESTING": True, "SEGMENTER": segmenter, "WARM_UP": False})
+    client = app.test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    service = app.extensions["cutout"]
+    service.ready.clear()
+    assert client.get("/readyz").status_code == 503
+    service.ready.set()
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_waits_for_the_warm_up(segmenter):
+    release = threading.Event()
+
+    class SlowWarmUp:
+        device, size = segmenter.device, segmenter.size
+
+        def warm_up(self):
+            release.wait(10)
+
+    app = create_app({"TESTING": True, "SEGMENTER": SlowWarmUp(), "WARM_UP": True})
+    assert app.test_client().get("/readyz").status_code == 503
+    release.set()
+    app.extensions["cutout"].ready.wait(10)
+    assert app.test_client().get("/readyz").status_code == 200
+
+
+def test_security_headers_on_every_response(client):
+    for path in ("/", "/healthz", "/static/style.css", "/nowhere"):
+        headers = client.get(path).headers
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_slow_request_gets_503_and_the_app_keeps_serving(segmenter, astronaut_jpeg):
+    app = create_app({"TESTING": True, "SEGMENTER": segmenter, "WARM_UP": False, "REQUEST_TIMEOUT_S": 0.001})
+    response = post(app.test_client(), astronaut_jpeg)
+    assert response.status_code == 503 and "not done within" in response.get_json()["error"]
+    assert app.test_client().get("/healthz").status_code == 200

@@ -1,0 +1,61 @@
+"""model.decode on real photos in awkward modes and on hostile files."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.decode import ImageTooLarge, UnreadableImage, UnsupportedFormat, decode
+from tests.conftest import encode
+from tests.formats import jpeg_declaring, png_declaring, save, variants
+
+LIMIT = 40_000_000
+
+
+@pytest.mark.parametrize("name", sorted(variants(np.zeros((8, 8, 3), np.uint8))))
+def test_every_mode_decodes_to_upright_rgb(astronaut, name):
+    rgb = decode(variants(astronaut)[name], LIMIT)
+    assert rgb.dtype == np.uint8 and rgb.shape == (512, 512, 3)
+    # The first frame, in its own colours: close to the photo (lossy formats and palettes aside).
+    assert np.abs(rgb.astype(int).mean(axis=(0, 1)) - astronaut.mean(axis=(0, 1))).max() < 25 or "grey" in name
+
+
+def test_sixteen_bit_is_scaled_not_clipped(astronaut):
+    rgb = decode(variants(astronaut)["grey16.png"], LIMIT)
+    grey = np.asarray(Image.fromarray(astronaut).convert("L"))
+    assert np.abs(rgb[..., 0].astype(int) - grey).max() <= 1
+
+
+def test_exif_orientation(astronaut):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb = decode(encode(np.ascontiguousarray(astronaut[:, :300]), "JPEG", exif=exif.tobytes()), LIMIT)
+    assert rgb.shape == (300, 512, 3)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 2)])
+def test_tiny_images(size):
+    assert decode(save(Image.new("RGB", size, (10, 20, 30)), "PNG"), LIMIT).shape == (size[1], size[0], 3)
+
+
+def test_truncated_files_are_unreadable(astronaut):
+    for data in (encode(astronaut, "JPEG"), encode(astronaut, "PNG")):
+        with pytest.raises(UnreadableImage):
+            decode(data[: len(data) // 2], LIMIT)
+
+
+def test_bombs_are_refused_before_decoding(astronaut):
+    with pytest.raises(ImageTooLarge, match="pixels"):
+        decode(png_declaring(30000, 30000), LIMIT)
+    with pytest.raises(ImageTooLarge, match="pixels"):
+        decode(jpeg_declaring(astronaut, 60000, 60000), LIMIT)
+
+
+@pytest.mark.parametrize("data, error", [
+    (b"", UnreadableImage),
+    (b"<html><body>not a photo</body></html>", UnreadableImage),
+    (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', UnsupportedFormat),
+    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", UnsupportedFormat),
+])
+def test_not_images(data, error):
+    with pytest.raises(error):
+        decode(data, LIMIT)

@@ -1,0 +1,26 @@
+"""The shipped artefact on real photos: a person is cut out, a cat is not a person."""
+
+import keras
+import numpy as np
+from skimage import data as skdata
+
+from model import SHIPPED_MODEL
+from model.pipeline import alpha_for
+
+
+def test_artefact_is_small_and_fixed_size():
+    assert SHIPPED_MODEL.stat().st_size <= 30 * 1024 * 1024
+    network = keras.saving.load_model(SHIPPED_MODEL, compile=False)
+    assert network.input_shape[1] == network.input_shape[2] and network.input_shape[1] % 16 == 0
+
+
+def test_astronaut_face_and_torso_opaque_corners_transparent(segmenter, astronaut):
+    alpha = alpha_for(segmenter, astronaut, refine=True)
+    assert alpha[80:150, 190:260].min() > 200, "face"
+    assert np.median(alpha[300:450, 80:250]) > 200, "torso"
+    assert alpha[:30, :30].max() < 30 and alpha[:30, -30:].max() < 30, "top corners"
+
+
+def test_cat_is_not_a_person(segmenter):
+    probability = segmenter.predict(skdata.chelsea())
+    assert (probability >= 0.5).mean() < 0.05

@@ -1,0 +1,107 @@
+"""The training command end to end on a tiny generated set: train, resume, evaluate, export, reload."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.shapes import write_root
+from training import evaluate, export, train
+from training.callbacks import read_log
+from training.config import ModelConfig
+from training.deeplab import ENCODER_TAPS, build_deeplabv3plus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    base = tmp_path_factory.mktemp("data")
+    return write_root(base / "shapes", 20), write_root(base / "empty", 0, empty=6, prefix="e")
+
+
+@pytest.fixture(scope="module")
+def run(shapes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "run"
+    people, empty = shapes
+    code = train.main(["--data", f"{people}:1", f"{empty}:0.3", "--out", str(out), "--image-size", "64",
+                       "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "3", "--head-filters", "16",
+                       "--verbose", "0"])
+    assert code == 0
+    return out
+
+
+def test_one_epoch_writes_the_run_folder(run):
+    for name in ("config.json", "manifest.json", "log.csv", "curves.png", "best.keras", "last.keras"):
+        assert (run / name).is_file(), name
+    rows = read_log(run / "log.csv")
+    assert [row["epoch"] for row in rows] == [0.0]
+    assert {"loss", "iou", "val_iou", "precision", "recall", "images_per_s"} <= set(rows[0])
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["image_size"] == 64 and config["model"]["head_filters"] == 16
+
+
+def test_resume_continues_from_the_saved_epoch(run):
+    assert train.main(["--out", str(run), "--resume", "--epochs", "2", "--verbose", "0"]) == 0
+    assert [row["epoch"] for row in read_log(run / "log.csv")] == [0.0, 1.0]
+
+
+def test_evaluate_writes_the_five_figures(run, tmp_path):
+    out = tmp_path / "eval"
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"accuracy", "f1", "jaccard", "recall", "precision", "mae"} <= set(summary["overall"])
+    assert (out / "panel.png").is_file() and (out / "per_image.csv").is_file()
+
+
+def test_export_loads_in_a_fresh_process_with_the_same_output(run, tmp_path):
+    path = tmp_path / "exported.keras"
+    export.export(run, path, size=64)
+    image = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    trained = keras.saving.load_model(run / "best.keras", compile=False)
+    expected = trained(image, training=False).numpy()
+    np.save(tmp_path / "image.npy", image)
+    script = ("import sys, numpy as np, keras; m = keras.saving.load_model(sys.argv[1]); "
+              "assert 'training' not in sys.modules; "
+              "np.save(sys.argv[3], m(np.load(sys.argv[2]), training=False).numpy())")
+    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "image.npy"),
+                    str(tmp_path / "out.npy")], check=True, cwd=tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-5)
+    assert keras.saving.load_model(path).input_shape == (None, 64, 64, 3)
+
+
+@pytest.mark.parametrize("encoder", ["mobilenetv2", "resnet50"])
+def test_both_encoders_build_and_tap_the_named_layers(encoder):
+    model = build_deeplabv3plus(ModelConfig(encoder=encoder, head_filters=16), 64)
+    assert model.output_shape == (None, 64, 64, 1)
+    taps = model.get_layer(f"{encoder}_encoder")
+    low, high = ENCODER_TAPS[encoder]
+    assert [t.name for t in taps.outputs] == [taps.get_layer(low).output.name, taps.get_layer(high).output.name]
+    # The decoder reads the stride-4 tap, the ASPP the stride-16 one.
+    assert model.get_layer("decoder_low").input.shape[1:3] == (16, 16)
+    assert model.get_layer("aspp_1x1").input.shape[1:3] == (4, 4)
+    out = model(np.full((1, 64, 64, 3), 128, "float32")).numpy()
+    assert 0.0 <= out.min() <= out.max() <= 1.0
+
+
+def test_builder_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="encoder must be one of"):
+        build_deeplabv3plus(ModelConfig(encoder="vgg"), 64)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        build_deeplabv3plus(ModelConfig(), 100)
+    with pytest.raises(ValueError, match="encoder_weights"):
+        build_deeplabv3plus(ModelConfig(encoder_weights="/no/such/file.h5"), 64)
+
+
+def test_offline_weights_file_loads_into_the_encoder():
+    weights = ROOT.parent / "shared" / "weights" / "mobilenet_v2_1.0_imagenet_notop.weights.h5"
+    if not weights.is_file():
+        pytest.skip(f"{weights} is absent: the ImageNet encoder weights live in ../shared/weights")
+    model = build_deeplabv3plus(ModelConfig(encoder_weights=str(weights), head_filters=16), 64)
+    reference = keras.applications.MobileNetV2(input_shape=(None, None, 3), include_top=False, weights=str(weights))
+    kernel = model.get_layer("mobilenetv2_encoder").get_layer("Conv1").get_weights()[0]
+    np.testing.assert_array_equal(kernel, reference.get_layer("Conv1").get_weights()[0])

@@ -1,0 +1,147 @@
+"""Evaluate a saved model: `python -m training.evaluate --model PATH (--data ROOT ... | --run RUN_DIR)`.
+
+Reports, per root and overall, Accuracy, F1 (Dice), Jaccard (IoU), Recall and Precision over all
+pixels at the photo's own resolution, the mean absolute error of the soft mask and the mean
+predicted person area; writes a per-image CSV, a JSON summary and a panel of the worst and best images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.compose import over_checkerboard, to_alpha8
+from model.segmenter import Segmenter
+from training import data as datalib
+from training.config import DataRoot, RunConfig
+from training.metrics import confusion, scores
+
+PANEL_ROWS = 4  # worst and best images each
+PANEL_HEIGHT = 192
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, type=Path, help="a saved .keras model")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", nargs="+", metavar="ROOT", help="evaluate every pair of these roots")
+    source.add_argument("--run", type=Path, help="evaluate the test split of this run's manifest")
+    parser.add_argument("--size", type=int, default=None,
+                        help="input side for a model without a fixed input size (default: the run's training size, else 512)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
+    return parser.parse_args(argv)
+
+
+def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
+    """The test split of the run, or every pair of the roots given."""
+    if args.run is not None:
+        return datalib.load_manifest(args.run / "manifest.json")["test"]
+    # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
+    return [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
+
+
+def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair]) -> tuple[list[dict], dict[str, dict], list]:
+    """Per-image rows, per-root and overall summaries, and (score, photo, truth, probability) for the panel."""
+    rows, counts, errors, areas, shown = [], {}, {}, {}, []
+    for pair in pairs:
+        sample = datalib.read_pair(pair)
+        if sample is None:
+            continue
+        probability = segmenter.predict(sample.image)
+        c = confusion(sample.mask, probability)
+        mae = float(np.mean(np.abs(probability - sample.mask)))
+        area = float(np.mean(probability >= 0.5))
+        image_scores = scores(c)
+        rows.append({"root": pair.root, "id": pair.id, **image_scores, "mae": mae, "person_area": area,
+                     "true_area": float(sample.mask.mean())})
+        for key in (pair.root, "overall"):
+            counts[key] = counts.get(key, 0) + c
+            errors.setdefault(key, []).append(mae)
+            areas.setdefault(key, []).append(area)
+        rank = image_scores["jaccard"] if sample.mask.any() else 1.0 - area
+        shown.append((rank, pair.id, sample.image, sample.mask, probability))
+        shown = _keep_extremes(shown)
+    summary = {key: {**scores(counts[key]), "mae": float(np.mean(errors[key])),
+                     "mean_person_area": float(np.mean(areas[key])), "images": len(errors[key])}
+               for key in counts}
+    return rows, summary, shown
+
+
+def _keep_extremes(shown: list) -> list:
+    """Only the worst and best few need to stay in memory."""
+    shown.sort(key=lambda item: item[0])
+    if len(shown) <= 2 * PANEL_ROWS:
+        return shown
+    return shown[:PANEL_ROWS] + shown[-PANEL_ROWS:]
+
+
+def panel(shown: list) -> np.ndarray:
+    """Rows of photo | ground truth | prediction | cutout on a checkerboard: worst first, best last."""
+    rows = []
+    for _, _, image, mask, probability in shown:
+        alpha8 = to_alpha8(probability)
+        tiles = [image, np.repeat(mask[..., None] * 255, 3, axis=2),
+                 np.repeat(alpha8[..., None], 3, axis=2), over_checkerboard(image, alpha8)]
+        scale = PANEL_HEIGHT / image.shape[0]
+        width = max(1, round(image.shape[1] * scale))
+        rows.append(np.hstack([cv2.resize(t, (width, PANEL_HEIGHT), interpolation=cv2.INTER_AREA) for t in tiles]))
+    widest = max(row.shape[1] for row in rows)
+    return np.vstack([np.pad(row, ((0, 4), (0, widest - row.shape[1]), (0, 0)), constant_values=255) for row in rows])
+
+
+def write_report(out: Path, rows: list[dict], summary: dict, shown: list) -> None:
+    """per_image.csv, summary.json and panel.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "per_image.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if shown:
+        cv2.imwrite(str(out / "panel.png"), cv2.cvtColor(panel(shown), cv2.COLOR_RGB2BGR))
+
+
+def format_table(summary: dict) -> str:
+    """The summary as a Markdown table."""
+    columns = ("accuracy", "f1", "jaccard", "recall", "precision", "mae", "mean_person_area")
+    lines = ["| set | images | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    for key, values in summary.items():
+        name = "overall" if key == "overall" else Path(key).name
+        lines.append(f"| {name} | {values['images']} | " + " | ".join(f"{values[c]:.4f}" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.evaluate`."""
+    args = parse_args(argv)
+    size = args.size
+    if size is None and args.run is not None and (args.run / "config.json").is_file():
+        size = RunConfig.load(args.run / "config.json").data.image_size
+    segmenter = Segmenter.load(args.model, size)
+    try:
+        pairs = evaluation_pairs(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows, summary, shown = evaluate(segmenter, pairs)
+    if not rows:
+        print("error: no readable pairs to evaluate", file=sys.stderr)
+        return 2
+    out = args.out or ((args.run / "eval") if args.run else Path("eval"))
+    write_report(out, rows, summary, shown)
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}, {len(rows)} images")
+    print(format_table(summary))
+    print(f"report: {out}/summary.json, {out}/per_image.csv, {out}/panel.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
