@@ -24,8 +24,8 @@ def test_folder_with_one_good_and_one_broken_file(tmp_path, astronaut_jpeg):
     result = run_cli(str(photos), "-o", str(out), "--bg", "#ffffff", "--crop")
     assert result.returncode == 1  # one file failed
     assert [p.name for p in out.iterdir()] == ["astronaut.png"]
-    image = Image.open(out / "astronaut.png")
-    assert image.mode == "RGB" and image.size[0] <= 512
+    with Image.open(out / "astronaut.png") as image:
+        assert image.mode == "RGB" and image.size[0] <= 512
     failures = [line for line in result.stderr.splitlines() if "skipped" in line]
     assert len(failures) == 1 and "broken.jpg" in failures[0]
     assert "1 written, 1 failed" in result.stderr
@@ -36,7 +36,8 @@ def test_mask_of_a_single_file(tmp_path, astronaut_jpeg):
     photo.write_bytes(astronaut_jpeg)
     result = run_cli(str(photo), "-o", str(tmp_path / "out"), "--mask", "--no-refine")
     assert result.returncode == 0, result.stderr
-    mask = np.asarray(Image.open(tmp_path / "out" / "a.png"))
+    with Image.open(tmp_path / "out" / "a.png") as image:
+        mask = np.asarray(image)
     assert mask.shape == (512, 512) and mask[110, 225] > 200
 
 

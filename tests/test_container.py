@@ -57,7 +57,7 @@ def test_start_command_serves_and_becomes_ready():
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
                     if response.status == 200:
                         break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 assert server.poll() is None, server.stdout.read()
                 time.sleep(0.5)
         else:
@@ -67,7 +67,7 @@ def test_start_command_serves_and_becomes_ready():
             assert "gunicorn" not in response.headers.get("Server", "").lower()
     finally:
         server.terminate()
-        server.wait(30)
+        server.communicate(timeout=30)  # waits and closes the output pipe
 
 
 @pytest.mark.parametrize("content, reason", [(None, "not found"), (b"garbage, not a model", "not a Keras")])
