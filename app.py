@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from pathlib import Path
 
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Request, Response, current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
@@ -38,6 +39,16 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict:
         "MODEL_THREADS": int(environ.get("MODEL_THREADS", "1")),
         "WARM_UP": environ.get("WARM_UP", "1") not in ("0", "false", "no"),
     }
+
+
+class InMemoryRequest(Request):
+    """Uploads stay in memory (bounded by MAX_CONTENT_LENGTH): nothing of a photo touches the disk.
+
+    Werkzeug spools uploads over 500 KB to a temporary file by default.
+    """
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 class CutoutService:
@@ -73,6 +84,7 @@ class CutoutService:
 def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the app; `test_config` overrides the environment's settings (tests pass SEGMENTER too)."""
     app = Flask(__name__)
+    app.request_class = InMemoryRequest
     app.config.from_mapping(settings_from_env())
     if test_config:
         app.config.from_mapping(test_config)

@@ -51,3 +51,16 @@ def decode_png(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+def post_image(client, data: bytes, name: str = "astronaut.jpg", field: str = "image", query: str = "", **options):
+    """POST one file to /api/remove as multipart.
+
+    The body is encoded in memory: the test client's own encoder spools bodies over 500 KB to a
+    temporary file that it never closes (a ResourceWarning, an error under our warning filter).
+    """
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    boundary, body = encode_multipart({field: FileStorage(io.BytesIO(data), filename=name), **options})
+    return client.post("/api/remove" + query, data=body, content_type=f"multipart/form-data; boundary={boundary}")

@@ -10,12 +10,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from tests.conftest import decode_png, encode
-
-
-def post(client, data: bytes, name: str = "astronaut.jpg", field: str = "image", **options):
-    return client.post("/api/remove", data={field: (io.BytesIO(data), name), **options},
-                       content_type="multipart/form-data")
+from tests.conftest import decode_png, encode, post_image as post
 
 
 def test_form_page_works_without_javascript(client):
@@ -58,8 +53,7 @@ def test_crop_to_the_person(client, astronaut_jpeg):
 
 
 def test_options_as_query_parameters_and_refine_off(client, astronaut_jpeg):
-    response = client.post("/api/remove?output=mask&refine=off", data={"image": (io.BytesIO(astronaut_jpeg), "a.jpg")},
-                           content_type="multipart/form-data")
+    response = post(client, astronaut_jpeg, "a.jpg", query="?output=mask&refine=off")
     assert response.status_code == 200 and decode_png(response.data).mode == "L"
 
 
