@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test test-fast bench load lint clean
+.PHONY: serve test bench load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,11 @@ serve: $(VENV)/.serve  ## start the app at http://$(HOST):$(PORT) with the shipp
 test: $(VENV)/.dev  ## install the test requirements and run every test
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.dev  ## stage-by-stage timings (bench/README in the main README)
+bench: $(VENV)/.dev  ## stage-by-stage timings of a request (README: Performance)
 	$(BIN)/python -m bench
+
+load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo through gunicorn on loopback (README: Performance)
+	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,80 @@
+"""The pure pieces of the cutout pipeline: options, letterbox, refinement, composing, encoding."""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import compose
+from model.letterbox import letterbox, unletterbox
+from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
+from model.refine import guided_alpha
+
+
+@pytest.mark.parametrize("text, colour", [("#ffffff", (255, 255, 255)), ("00ff7f", (0, 255, 127)),
+                                          ("#abc", (170, 187, 204)), ("", None), ("transparent", None)])
+def test_colours(text, colour):
+    assert parse_colour(text) == colour
+
+
+def test_options_defaults_and_errors():
+    assert parse_options({}) == CutoutOptions()
+    assert parse_options({"output": "MASK", "crop": "yes", "refine": "0"}) == CutoutOptions(
+        output="mask", crop=True, refine=False)
+    with pytest.raises(OptionError, match="crop must be true or false, got 'maybe'"):
+        parse_options({"crop": "maybe"})
+
+
+@pytest.mark.parametrize("shape", [(300, 500), (500, 300), (64, 64), (1, 1)])
+def test_letterbox_round_trip(shape):
+    image = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    canvas, placement = letterbox(image, 128)
+    assert canvas.shape == (128, 128, 3)
+    assert max(placement.scaled_height, placement.scaled_width) == 128
+    assert canvas[placement.scaled_height:].max(initial=0) == 0  # padding below
+    back = unletterbox(np.ones((128, 128), np.float32), placement)
+    assert back.shape == shape
+
+
+def test_refinement_snaps_a_blurry_edge_to_the_photo_edge():
+    photo = np.zeros((400, 400, 3), np.uint8)
+    photo[:, 200:] = 255  # a sharp vertical edge at x = 200
+    # A blurry guess, as a stride-4 prediction upsampled to the photo is.
+    coarse = cv2.GaussianBlur((photo[..., 0] > 0).astype(np.float32), (0, 0), 4)
+    alpha = guided_alpha(photo, coarse)
+    assert alpha.shape == (400, 400) and alpha.dtype == np.float32
+    assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    steepest = lambda a: float(np.abs(np.diff(a[200])).max())
+    assert steepest(coarse) < 0.11 and steepest(alpha) > 0.5  # the edge became a step
+    assert int(np.abs(np.diff(alpha[200])).argmax()) == 199  # exactly where the photo's edge is
+
+
+def test_person_box_and_crop():
+    alpha = np.zeros((100, 200), np.uint8)
+    alpha[20:60, 50:90] = 255
+    top, left, bottom, right = compose.person_box(alpha)
+    assert top < 20 and left < 50 and bottom > 60 and right > 90
+    assert compose.person_box(np.zeros((5, 5), np.uint8)) is None
+
+
+def test_render_modes():
+    rgb = np.full((10, 10, 3), 200, np.uint8)
+    alpha = np.zeros((10, 10), np.uint8)
+    alpha[2:8, 2:8] = 255
+    assert render(rgb, alpha, CutoutOptions()).shape == (10, 10, 4)
+    assert render(rgb, alpha, CutoutOptions(output="mask")).shape == (10, 10)
+    filled = render(rgb, alpha, CutoutOptions(background=(0, 0, 255)))
+    assert filled.shape == (10, 10, 3) and tuple(filled[0, 0]) == (0, 0, 255) and tuple(filled[5, 5]) == (200,) * 3
+    assert render(rgb, alpha, CutoutOptions(crop=True)).shape[:2] == (6, 6)
+
+
+def test_encode_png_and_webp_keep_alpha():
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[0, 0, 3] = 0
+    for fmt in ("png", "webp"):
+        with Image.open(io.BytesIO(encode(rgba, fmt))) as image:
+            assert image.format == fmt.upper() and image.mode == "RGBA"
+            assert np.asarray(image)[0, 0, 3] == 0

@@ -1,0 +1,64 @@
+"""A qualitative panel on photos unlike the training data: `python -m training.showcase --model PATH --out PNG`.
+
+Uses the public-domain photos that scikit-image ships (two people, a cat, a cup, a rocket, grass and
+gravel textures), each as photo | alpha | cutout on a checkerboard, through the serving pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.compose import over_checkerboard
+from model.pipeline import alpha_for
+from model.segmenter import Segmenter
+
+PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "grass", "gravel")
+TILE_HEIGHT = 220
+
+
+def load_photo(name: str) -> np.ndarray:
+    """An RGB uint8 photo from skimage.data (grey ones repeated to three channels)."""
+    from skimage import data
+
+    image = getattr(data, name)()
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def row(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray, float]:
+    """photo | alpha | cutout, scaled to TILE_HEIGHT, and the share of person pixels."""
+    alpha8 = alpha_for(segmenter, rgb, refine=True)
+    tiles = [rgb, np.repeat(alpha8[..., None], 3, axis=2), over_checkerboard(rgb, alpha8)]
+    width = round(rgb.shape[1] * TILE_HEIGHT / rgb.shape[0])
+    resized = [cv2.resize(t, (width, TILE_HEIGHT), interpolation=cv2.INTER_AREA) for t in tiles]
+    return np.hstack(resized), float((alpha8 >= 128).mean())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.showcase`."""
+    parser = argparse.ArgumentParser(prog="python -m training.showcase", description=__doc__)
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    segmenter = Segmenter.load(args.model)
+    rows = []
+    for name in PHOTOS:
+        image, area = row(segmenter, load_photo(name))
+        rows.append(image)
+        print(f"{name}: person area {area:.1%}")
+    widest = max(r.shape[1] for r in rows)
+    panel = np.vstack([np.pad(r, ((0, 4), (0, widest - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.out), cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
