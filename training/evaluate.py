@@ -68,8 +68,10 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair]) -> tuple[list[dict
             counts[key] = counts.get(key, 0) + c
             errors.setdefault(key, []).append(mae)
             areas.setdefault(key, []).append(area)
-        rank = image_scores["jaccard"] if sample.mask.any() else 1.0 - area
-        shown.append((rank, pair.id, sample.image, sample.mask, probability))
+        # Person-free photos rank by their false area; only photos with a person count as "best".
+        has_person = bool(sample.mask.any())
+        rank = image_scores["jaccard"] if has_person else 1.0 - area
+        shown.append((rank, has_person, pair.id, sample.image, sample.mask, probability))
         shown = _keep_extremes(shown)
     summary = {key: {**scores(counts[key]), "mae": float(np.mean(errors[key])),
                      "mean_person_area": float(np.mean(areas[key])), "images": len(errors[key])}
@@ -78,17 +80,17 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair]) -> tuple[list[dict
 
 
 def _keep_extremes(shown: list) -> list:
-    """Only the worst and best few need to stay in memory."""
-    shown.sort(key=lambda item: item[0])
-    if len(shown) <= 2 * PANEL_ROWS:
-        return shown
-    return shown[:PANEL_ROWS] + shown[-PANEL_ROWS:]
+    """Only the worst few, and the best few photos with a person, need to stay in memory."""
+    shown.sort(key=lambda item: (item[0], item[1]))
+    worst = shown[:PANEL_ROWS]
+    best = [item for item in shown[PANEL_ROWS:] if item[1]][-PANEL_ROWS:]
+    return worst + best
 
 
 def panel(shown: list) -> np.ndarray:
     """Rows of photo | ground truth | prediction | cutout on a checkerboard: worst first, best last."""
     rows = []
-    for _, _, image, mask, probability in shown:
+    for _, _, _, image, mask, probability in shown:
         alpha8 = to_alpha8(probability)
         tiles = [image, np.repeat(mask[..., None] * 255, 3, axis=2),
                  np.repeat(alpha8[..., None], 3, axis=2), over_checkerboard(image, alpha8)]
