@@ -13,7 +13,7 @@ from model.letterbox import letterbox, unletterbox
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SIZE = 512  # serving input side for a model saved without a fixed input size
+DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input size
 
 
 class ModelLoadError(RuntimeError):

@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("test", "val"), default="test",
                         help="with --run: the held-out test split (default), or validation for choosing settings")
     parser.add_argument("--size", type=int, default=None,
-                        help="input side for a model without a fixed input size (default: the run's training size, else 512)")
+                        help="input side for a model without a fixed input size (default: the run's training size, else 320)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
     return parser.parse_args(argv)
 
