@@ -1,10 +1,13 @@
 """gunicorn settings, each from an environment variable with a default (see the README).
 
-Defaults for a small CPU host: one worker process (TensorFlow already spreads one forward pass over
-every core, and each worker holds its own copy of TensorFlow and the model) with a few threads, so
-health checks and the page are answered while a photo is being processed; the photos themselves
-go through the app's bounded pipeline pool (MODEL_THREADS). No `preload_app`: TensorFlow does not
-survive a fork, so each worker loads the model itself.
+Defaults chosen by measurement (`python -m bench.load --clients 8 --requests 25 --megapixels 12`
+on the 2-core machine; docs/PERFORMANCE.md): one worker with 4 threads, and the app's pipeline pool
+at MODEL_THREADS=2. Two photos at once doubled throughput over one (1.57 against 0.79 requests/s,
+p95 5.6 s against 11.2 s) because decoding and PNG encoding, most of a 12-megapixel request, run on
+one core each; two worker processes instead did worse (1.39 requests/s, p95 10.0 s) at twice the
+memory (1.8 GB against 0.9 GB), since each holds its own TensorFlow and model. The threads keep
+health checks and the page answered while photos are processed. No `preload_app`: TensorFlow does
+not survive a fork, so each worker loads the model itself.
 """
 
 import os
