@@ -88,7 +88,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.config.from_mapping(settings_from_env())
     if test_config:
         app.config.from_mapping(test_config)
-    segmenter = app.config.get("SEGMENTER") or get_segmenter(str(Path(app.config["MODEL_PATH"])))
+    segmenter = app.config.get("SEGMENTER") or get_segmenter(str(app.config["MODEL_PATH"]))
     app.extensions["cutout"] = CutoutService(segmenter, app.config["MODEL_THREADS"], app.config["WARM_UP"])
     _register_routes(app)
     _register_errors(app)

@@ -9,7 +9,6 @@ resident memory after the first 10 requests and after the run.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import socket
 import statistics
@@ -81,17 +80,11 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 def photo(megapixels: float) -> bytes:
-    """scikit-image's astronaut scaled to about `megapixels`, 4:3, as JPEG."""
-    import cv2
-    from PIL import Image
-    from skimage import data
+    """The benchmark's photo of a person at about `megapixels`, 4:3, as JPEG."""
+    from bench.__main__ import photo as scaled_photo
 
     height = int((megapixels * 1e6 * 3 / 4) ** 0.5)
-    width = int(height * 4 / 3)
-    buffer = io.BytesIO()
-    Image.fromarray(cv2.resize(data.astronaut(), (width, height), interpolation=cv2.INTER_CUBIC)).save(
-        buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
+    return scaled_photo(int(height * 4 / 3), height)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 
@@ -30,6 +31,7 @@ class ImageTooLarge(ImageError):
     status = 413
 
 
+@functools.cache  # once per process, not on every upload
 def _register_heif() -> bool:
     try:
         from pillow_heif import register_heif_opener

@@ -8,7 +8,6 @@ import logging
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.conftest import decode_png, encode, post_image as post
 from tests.formats import jpeg_declaring, png_declaring, variants
