@@ -16,14 +16,17 @@ def to_alpha8(alpha: np.ndarray) -> np.ndarray:
 
 def cutout(rgb: np.ndarray, alpha8: np.ndarray) -> np.ndarray:
     """RGBA uint8: the photo with alpha as its transparency."""
-    return np.dstack([rgb, alpha8])
+    # OpenCV's merge: half the time of numpy's dstack at 12 megapixels (python -m bench.levers).
+    return cv2.merge([*cv2.split(rgb), alpha8])
 
 
 def fill(rgb: np.ndarray, alpha8: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
-    """RGB uint8: the photo over a plain colour."""
-    a = alpha8[..., None].astype(np.uint16)
-    background = np.asarray(colour, dtype=np.uint16)
-    return ((rgb.astype(np.uint16) * a + background * (255 - a) + 127) // 255).astype(np.uint8)
+    """RGB uint8: the photo over a plain colour (exact where alpha is 0 or 255, else within one level)."""
+    # Saturating uint8 OpenCV arithmetic: several times faster than numpy's uint16 or float32 (bench.levers).
+    alpha3 = cv2.merge([alpha8, alpha8, alpha8])
+    person = cv2.multiply(rgb, alpha3, scale=1.0 / 255.0)
+    background = cv2.multiply(np.full_like(rgb, colour), cv2.bitwise_not(alpha3), scale=1.0 / 255.0)
+    return cv2.add(person, background)
 
 
 def person_box(alpha8: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -78,3 +78,28 @@ def test_encode_png_and_webp_keep_alpha():
         with Image.open(io.BytesIO(encode(rgba, fmt))) as image:
             assert image.format == fmt.upper() and image.mode == "RGBA"
             assert np.asarray(image)[0, 0, 3] == 0
+
+
+@pytest.mark.parametrize("shape, mode", [((37, 53), "L"), ((37, 53, 3), "RGB"), ((37, 53, 4), "RGBA")])
+def test_png_is_lossless_and_keeps_channel_order(shape, mode):
+    picture = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
+    if picture.ndim == 3:
+        picture[0, 0, :3] = (255, 0, 0)  # red must come back red, not blue (OpenCV writes BGR)
+    with Image.open(io.BytesIO(encode(picture, "png"))) as image:
+        assert image.format == "PNG" and image.mode == mode
+        assert np.array_equal(np.asarray(image), picture)
+
+
+def test_fill_blends_like_the_formula():
+    rng = np.random.default_rng(2)
+    rgb = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
+    alpha = rng.integers(0, 256, (64, 48), dtype=np.uint8)
+    alpha[:8], alpha[-8:] = 0, 255
+    colour = (10, 200, 130)
+    filled = compose.fill(rgb, alpha, colour)
+    a = alpha[..., None] / 255.0
+    exact = rgb * a + np.array(colour) * (1.0 - a)
+    assert filled.dtype == np.uint8 and np.abs(filled - exact).max() <= 1.0
+    assert (filled[:8] == colour).all() and np.array_equal(filled[-8:], rgb[-8:])
+    cropped = compose.fill(rgb[5:40, 3:30], alpha[5:40, 3:30], colour)  # views, as a crop passes them
+    assert np.array_equal(cropped, filled[5:40, 3:30])

@@ -105,3 +105,27 @@ def test_offline_weights_file_loads_into_the_encoder():
     reference = keras.applications.MobileNetV2(input_shape=(None, None, 3), include_top=False, weights=str(weights))
     kernel = model.get_layer("mobilenetv2_encoder").get_layer("Conv1").get_weights()[0]
     np.testing.assert_array_equal(kernel, reference.get_layer("Conv1").get_weights()[0])
+
+
+def test_init_from_starts_a_new_run_from_saved_weights(run, shapes, tmp_path):
+    people, _ = shapes
+    out = tmp_path / "finetune"
+    # Learning rate 0: the new run's weights must be exactly the ones it started from.
+    assert train.main(["--data", f"{people}:1", "--out", str(out), "--image-size", "64", "--batch-size", "4",
+                       "--epochs", "1", "--steps-per-epoch", "2", "--head-filters", "16", "--learning-rate", "0",
+                       "--init-from", str(run / "best.keras"), "--verbose", "0"]) == 0
+    assert json.loads((out / "config.json").read_text())["train"]["init_from"] == str(run / "best.keras")
+    start = keras.saving.load_model(run / "best.keras", compile=False).get_layer("logits").get_weights()
+    after = keras.saving.load_model(out / "last.keras", compile=False).get_layer("logits").get_weights()
+    for before, now in zip(start, after, strict=True):
+        np.testing.assert_array_equal(before, now)
+
+
+def test_init_from_a_model_of_another_width_is_refused(run, shapes, tmp_path):
+    people, _ = shapes
+    with pytest.raises(SystemExit, match="not a model of this architecture"):
+        train.main(["--data", f"{people}:1", "--out", str(tmp_path / "wide"), "--image-size", "64",
+                    "--epochs", "1", "--steps-per-epoch", "1", "--head-filters", "24",
+                    "--init-from", str(run / "best.keras"), "--verbose", "0"])
+    assert train.main(["--data", f"{people}:1", "--out", str(tmp_path / "x"),
+                       "--init-from", str(tmp_path / "missing.keras")]) == 2

@@ -19,6 +19,7 @@ class AugmentConfig:
 
     size: int
     paste_probability: float = 0.4
+    grey_probability: float = 0.05  # black-and-white photos exist; a colour-only model misses people in them
     photo_scale: tuple[float, float] = (0.6, 2.0)  # relative to fitting the photo's long side; >1 zooms in
     paste_scale: tuple[float, float] = (0.25, 1.5)  # people pasted smaller too: small people in wide shots
     max_rotation_degrees: float = 10.0
@@ -28,7 +29,7 @@ class AugmentConfig:
     @classmethod
     def off(cls, size: int) -> "AugmentConfig":
         """No augmentation at all."""
-        return cls(size=size, paste_probability=0.0, photo_scale=(1.0, 1.0), enabled=False)
+        return cls(size=size, paste_probability=0.0, grey_probability=0.0, photo_scale=(1.0, 1.0), enabled=False)
 
 
 def place(image: tf.Tensor, mask: tf.Tensor, size: int, scale: tuple[float, float]) -> tf.Tensor:
@@ -81,7 +82,7 @@ def paste(placed: tf.Tensor, background: tf.Tensor, size: int) -> tf.Tensor:
     return tf.concat([composite, placed[..., 3:4]], axis=-1)
 
 
-def photometric(image: tf.Tensor) -> tf.Tensor:
+def photometric(image: tf.Tensor, grey_probability: float = 0.05) -> tf.Tensor:
     """Colour jitter, occasional grey, blur and sensor noise on a whole float 0..255 image."""
     image = tf.image.random_brightness(image, 25.0)
     image = tf.image.random_contrast(image, 0.75, 1.25)
@@ -89,7 +90,7 @@ def photometric(image: tf.Tensor) -> tf.Tensor:
     image = tf.image.random_saturation(image, 0.7, 1.3)
     image = tf.image.random_hue(image / 255.0, 0.03) * 255.0
     grey = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
-    image = tf.where(tf.random.uniform([]) < 0.05, grey, image)
+    image = tf.where(tf.random.uniform([]) < grey_probability, grey, image)
     image = tf.cond(tf.random.uniform([]) < 0.2, lambda: _soften(image), lambda: image)
     sigma = tf.where(tf.random.uniform([]) < 0.3, tf.random.uniform([], 0.0, 6.0), 0.0)
     image = image + tf.random.normal(tf.shape(image), stddev=sigma)
@@ -144,7 +145,7 @@ def training_sample(image: tf.Tensor, mask: tf.Tensor, background: tf.Tensor | N
     rgb, label = placed[..., :3], placed[..., 3:4]
     if config.enabled:
         rgb, label = flip_and_rotate(rgb, label, config.max_rotation_degrees)
-        rgb = photometric(rgb)
+        rgb = photometric(rgb, config.grey_probability)
     rgb.set_shape([config.size, config.size, 3])
     label.set_shape([config.size, config.size, 1])
     return rgb, label

@@ -44,6 +44,7 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     paste_probability: float = 0.4
+    grey_probability: float = 0.05
     augment: bool = True
 
 
@@ -69,6 +70,7 @@ class TrainConfig:
     patience: int = 8
     time_budget_minutes: float = 0.0  # 0: no budget
     seed: int = 1
+    init_from: str = ""  # a saved .keras model of the same architecture to start from ("" = fresh)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,6 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=8, help="early stopping on validation IoU")
     parser.add_argument("--paste-probability", type=float, default=0.4,
                         help="share of samples whose person is pasted onto a person-free photo")
+    parser.add_argument("--grey-probability", type=float, default=0.05,
+                        help="share of training samples turned black-and-white")
+    parser.add_argument("--init-from", default="", metavar="MODEL.keras",
+                        help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--no-augment", action="store_true", help="letterbox only, no augmentation")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
                         help="stop cleanly between epochs before this many minutes have passed")
@@ -70,6 +74,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             roots=tuple(DataRoot.parse(text) for text in args.data),
             image_size=args.image_size,
             paste_probability=args.paste_probability,
+            grey_probability=args.grey_probability,
             augment=not args.no_augment,
         ),
         model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
@@ -82,6 +87,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             patience=args.patience,
             time_budget_minutes=args.time_budget or 0.0,
             seed=args.seed,
+            init_from=args.init_from,
         ),
     )
 
@@ -98,6 +104,8 @@ def prepare_run(args: argparse.Namespace) -> RunConfig:
         train = {**vars(config.train), **{k: v for k, v in overrides.items() if v is not None}}
         config = RunConfig(config.data, config.model, TrainConfig(**train))
     else:
+        if args.init_from and not Path(args.init_from).is_file():
+            raise FileNotFoundError(f"--init-from {args.init_from}: no such model file")
         if (run_dir / BACKUP_DIR).exists():
             raise SystemExit(f"{run_dir} already holds a run: pass --resume, or choose another --out")
         config = config_from_args(args)
@@ -124,6 +132,14 @@ def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
 def build_model(config: RunConfig, total_steps: int) -> keras.Model:
     """The network, compiled with Adam (warm-up then cosine decay), BCE + Dice, IoU/precision/recall."""
     model = build_deeplabv3plus(config.model, None)
+    if config.train.init_from:
+        # Keras reads the weights out of a .keras archive and checks every layer's shape against this model.
+        try:
+            model.load_weights(config.train.init_from)
+        except (OSError, ValueError) as error:
+            raise SystemExit(f"--init-from {config.train.init_from}: not a model of this architecture "
+                             f"(same --encoder and --head-filters needed): {error}") from error
+        log.info("started from the weights of %s", config.train.init_from)
     warmup = max(1, min(total_steps // 2, round(total_steps / config.train.epochs * config.train.warmup_epochs)))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.train.learning_rate * 0.01,
@@ -171,7 +187,8 @@ def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
     if not val:
         raise SystemExit("the validation split is empty: add pairs or raise the validation fraction")
     size, batch = config.data.image_size, config.train.batch_size
-    augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability) if config.data.augment \
+    augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability,
+                            grey_probability=config.data.grey_probability) if config.data.augment \
         else AugmentConfig.off(size)
     train_data = train_dataset(by_root, augment, batch, config.train.seed)
     val_data = validation_dataset(val, size, batch)

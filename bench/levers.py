@@ -1,0 +1,189 @@
+"""The performance levers, each measured against its alternatives: `python -m bench.levers [--repeats N]`.
+
+On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
+- forward pass: tf.function with a fixed float32 signature (served), the same with a uint8 signature
+  (the cast inside the graph), a plain eager model call, and `model.predict`;
+- resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
+- edge refinement: the fast guided filter at <= 1024 px (served) against the same filter at full resolution,
+  with the largest and mean difference of the alpha they give;
+- compose: numpy `dstack` against OpenCV `merge` for the RGBA cutout; uint16 integer against float32 fill;
+- encoding: Pillow PNG at several compression levels, OpenCV PNG with each filter, WebP: seconds and bytes.
+Output: markdown tables on the terminal and bench/results/levers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from bench.__main__ import SIZES, photo, summary, timed
+from model import SHIPPED_MODEL, compose, refine
+from model.decode import decode
+from model.letterbox import letterbox, unletterbox
+from model.pipeline import PNG_COMPRESS_LEVEL, PNG_FILTER, WEBP_QUALITY
+from model.segmenter import Segmenter
+
+Row = dict[str, float | int | str]
+
+
+def _row(name: str, function: Callable[[], object], repeats: int, **extra: float | int | str) -> Row:
+    return {"lever": name, **summary(timed(function, repeats)), **extra}
+
+
+def forward_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
+    """The network on one serving-size canvas, called four ways."""
+    import tensorflow as tf
+
+    size, network = segmenter.size, segmenter.network
+    canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    as_float = canvas.astype(np.float32)
+    uint8_graph = tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
+                              input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+    return [
+        _row("tf.function, fixed float32 signature (served)", lambda: segmenter.forward(canvas), repeats),
+        _row("tf.function, uint8 signature, cast in graph", lambda: uint8_graph(canvas).numpy(), repeats),
+        _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
+        _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
+    ]
+
+
+def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
+    """The photo scaled so its longer side is the serving size."""
+    height, width = rgb.shape[:2]
+    scale = size / max(height, width)
+    target = (round(width * scale), round(height * scale))
+    pillow = Image.fromarray(rgb)
+    return [
+        _row("OpenCV INTER_AREA (served)", lambda: letterbox(rgb, size), repeats),
+        _row("OpenCV INTER_LINEAR (aliases)", lambda: cv2.resize(rgb, target, interpolation=cv2.INTER_LINEAR),
+             repeats),
+        _row("Pillow BILINEAR, reducing_gap=3", lambda: np.asarray(pillow.resize(target, Image.BILINEAR,
+                                                                                reducing_gap=3.0)), repeats),
+        _row("Pillow from array + BILINEAR, reducing_gap=3",
+             lambda: np.asarray(Image.fromarray(rgb).resize(target, Image.BILINEAR, reducing_gap=3.0)), repeats),
+    ]
+
+
+def refine_levers(rgb: np.ndarray, probability: np.ndarray, repeats: int) -> list[Row]:
+    """Fast guided filter (coefficients at <= WORK_SIDE) against the full-resolution guided filter."""
+    fast = refine.guided_alpha(rgb, probability)
+    served = refine.WORK_SIDE
+    try:
+        refine.WORK_SIDE = 10**6  # the same filter with every box computed at full resolution
+        full = refine.guided_alpha(rgb, probability)
+        full_row = _row("guided filter at full resolution", lambda: refine.guided_alpha(rgb, probability), repeats)
+    finally:
+        refine.WORK_SIDE = served
+    difference = np.abs(compose.to_alpha8(fast).astype(np.int16) - compose.to_alpha8(full).astype(np.int16))
+    fast_row = _row(f"fast guided filter at <= {served} px (served)", lambda: refine.guided_alpha(rgb, probability),
+                    repeats, max_alpha_difference=int(difference.max()),
+                    mean_alpha_difference=round(float(difference.mean()), 3))
+    return [fast_row, full_row]
+
+
+def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Row]:
+    """RGBA cutout and colour fill, each two ways."""
+    def float_fill() -> np.ndarray:
+        a = alpha8[..., None].astype(np.float32) * (1.0 / 255.0)
+        return (rgb * a + np.float32(255.0) * (1.0 - a) + 0.5).astype(np.uint8)
+
+    def uint16_fill() -> np.ndarray:
+        a = alpha8[..., None].astype(np.uint16)
+        return ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
+
+    return [
+        _row("cutout: OpenCV merge (served)", lambda: compose.cutout(rgb, alpha8), repeats),
+        _row("cutout: numpy dstack", lambda: np.dstack([rgb, alpha8]), repeats),
+        _row("fill: OpenCV uint8 multiply/add (served)", lambda: compose.fill(rgb, alpha8, (255, 255, 255)), repeats),
+        _row("fill: numpy uint16 integer", uint16_fill, repeats),
+        _row("fill: numpy float32", float_fill, repeats),
+    ]
+
+
+def _pillow(rgba: np.ndarray, **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, **options)
+    return buffer.getvalue()
+
+
+def _opencv_png(rgba: np.ndarray, level: int, png_filter: int) -> bytes:
+    bgra = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
+    ok, data = cv2.imencode(".png", bgra, [cv2.IMWRITE_PNG_COMPRESSION, level, cv2.IMWRITE_PNG_FILTER, png_filter])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the PNG")
+    return data.tobytes()
+
+
+def encode_levers(rgba: np.ndarray, repeats: int) -> list[Row]:
+    """Seconds and bytes of each way to encode the RGBA cutout."""
+    cases: list[tuple[str, Callable[[], bytes]]] = [
+        (f"Pillow PNG level {level}" + (" (the floor)" if level == PNG_COMPRESS_LEVEL else ""),
+         lambda level=level: _pillow(rgba, format="PNG", compress_level=level)) for level in (0, 1, 3, 6, 9)
+    ]
+    filters = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
+               "up": cv2.IMWRITE_PNG_FILTER_UP, "paeth": cv2.IMWRITE_PNG_FILTER_PAETH,
+               "fast (sub+up)": cv2.IMWRITE_PNG_FAST_FILTERS, "all (adaptive)": cv2.IMWRITE_PNG_ALL_FILTERS}
+    cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}" + (" (served)" if f == PNG_FILTER else ""),
+               lambda f=f: _opencv_png(rgba, PNG_COMPRESS_LEVEL, f)) for name, f in filters.items()]
+    cases += [(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)",
+               lambda: _pillow(rgba, format="WEBP", quality=WEBP_QUALITY, method=0))]
+    return [_row(name, function, repeats, bytes=len(function())) for name, function in cases]
+
+
+def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, list[Row]]:
+    """Every lever on the benchmark photo of the given size."""
+    rgb = decode(photo(*SIZES[megapixels]), 10**9)
+    canvas, placement = letterbox(rgb, segmenter.size)
+    probability = unletterbox(segmenter.forward(canvas[None])[0], placement)
+    alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
+    return {
+        "forward pass": forward_levers(segmenter, repeats),
+        "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
+        "upsample + refine": refine_levers(rgb, probability, repeats),
+        "compose": compose_levers(rgb, alpha8, repeats),
+        "encode": encode_levers(compose.cutout(rgb, alpha8), repeats),
+    }
+
+
+def format_tables(report: dict) -> str:
+    """One markdown table per stage."""
+    lines = [f"device: {report['device']}, serving size {report['serving_size']}, photo {report['photo']}"]
+    for stage, rows in report["levers"].items():
+        extras = sorted({key for row in rows for key in row} - {"lever", "median_s", "p95_s", "runs"})
+        lines += ["", f"### {stage}", "", "| lever | median s | p95 s | " + " | ".join(extras) + " |",
+                  "|---|---:|---:|" + "---:|" * len(extras)]
+        for row in rows:
+            cells = [f"{row[key]:,}" if isinstance(row.get(key), int) else str(row.get(key, "")) for key in extras]
+            lines.append(f"| {row['lever']} | {row['median_s']:.4f} | {row['p95_s']:.4f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m bench.levers`."""
+    parser = argparse.ArgumentParser(prog="python -m bench.levers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--photo", choices=tuple(SIZES), default="12MP")
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/levers.json"))
+    args = parser.parse_args(argv)
+    segmenter = Segmenter.load(args.model)
+    report = {"device": segmenter.device, "serving_size": segmenter.size, "photo": args.photo,
+              "levers": measure(segmenter, args.photo, args.repeats)}
+    print(format_tables(report))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

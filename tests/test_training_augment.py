@@ -1,0 +1,38 @@
+"""Augmentation: what the training samples look like."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training.augment import AugmentConfig, training_sample
+
+
+def _colourful_pair() -> tuple[tf.Tensor, tf.Tensor]:
+    image = np.zeros((90, 70, 3), np.uint8)
+    image[..., 0] = 230  # strongly red everywhere: grey turns it into equal channels
+    image[20:70, 20:50] = (20, 40, 220)
+    mask = np.zeros((90, 70), np.uint8)
+    mask[20:70, 20:50] = 1
+    return tf.constant(image), tf.constant(mask)
+
+
+@pytest.mark.parametrize("grey, coloured", [(0.0, True), (1.0, False)])
+def test_grey_probability_turns_samples_black_and_white(grey, coloured):
+    image, mask = _colourful_pair()
+    tf.random.set_seed(3)
+    config = AugmentConfig(size=64, grey_probability=grey)
+    spreads = []
+    for _ in range(8):
+        rgb, label = training_sample(image, mask, None, config)
+        assert rgb.shape == (64, 64, 3) and label.shape == (64, 64, 1)
+        assert 0.0 <= float(tf.reduce_min(rgb)) and float(tf.reduce_max(rgb)) <= 255.0
+        spreads.append(float(tf.reduce_mean(tf.abs(rgb[..., 0] - rgb[..., 1]))))
+    # Sensor noise (sigma <= 6) is added after the grey step, so grey channels differ by a few levels only.
+    assert (min(spreads) > 30.0) if coloured else (max(spreads) < 8.0)
+
+
+def test_augmentation_off_is_a_plain_letterbox():
+    image, mask = _colourful_pair()
+    rgb, label = training_sample(image, mask, None, AugmentConfig.off(64))
+    assert float(tf.reduce_mean(tf.abs(rgb[..., 0] - rgb[..., 1]))) > 30.0
+    assert 0.0 < float(tf.reduce_mean(label)) < 0.5
