@@ -129,3 +129,20 @@ def test_init_from_a_model_of_another_width_is_refused(run, shapes, tmp_path):
                     "--init-from", str(run / "best.keras"), "--verbose", "0"])
     assert train.main(["--data", f"{people}:1", "--out", str(tmp_path / "x"),
                        "--init-from", str(tmp_path / "missing.keras")]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # TensorFlow's notices that tf.lite moves to ai_edge_litert
+def test_quantize_reports_float_and_int8_on_the_same_split(run, tmp_path):
+    from training import quantize
+
+    model = tmp_path / "serving.keras"
+    export.export(run, model, size=64)
+    out = tmp_path / "int8"
+    assert quantize.main(["--model", str(model), "--run", str(run), "--split", "val", "--calibration", "4",
+                          "--out", str(out)]) == 0
+    report = json.loads((out / "int8.json").read_text())
+    assert set(report["float32 (Keras)"]["summary"]) == set(report["int8 (TFLite)"]["summary"])
+    assert report["int8 (TFLite)"]["forward_ms"] > 0 and isinstance(report["keep_int8"], bool)
+    for key, drop in report["jaccard_drop"].items():
+        float_j = report["float32 (Keras)"]["summary"][key]["jaccard"]
+        assert drop == pytest.approx(float_j - report["int8 (TFLite)"]["summary"][key]["jaccard"])

@@ -1,0 +1,131 @@
+"""The int8 LiteRT (TFLite) lever: `python -m training.quantize --model M.keras --run RUN_DIR [--out DIR]`.
+
+Converts a saved serving model to a fully int8-quantised TFLite model, calibrated on letterboxed
+photos of the run's training split, then evaluates the float and the int8 model on the same split
+(default: the test split) with `training.evaluate`, and times one forward pass of each. The int8
+path is worth serving only if its Jaccard stays within 0.005 of the float model's and it is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from model.letterbox import letterbox, unletterbox
+from model.segmenter import Segmenter
+from training import data as datalib
+from training.evaluate import evaluate, format_table
+
+JACCARD_TOLERANCE = 0.005
+TIMING_RUNS = 20
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m training.quantize", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, type=Path, help="a serving .keras model (fixed input size)")
+    parser.add_argument("--run", required=True, type=Path, help="run folder whose manifest gives the photos")
+    parser.add_argument("--split", choices=("test", "val"), default="test")
+    parser.add_argument("--calibration", type=int, default=96, help="training photos used to calibrate int8")
+    parser.add_argument("--out", type=Path, default=None, help="folder for model.tflite and int8.json")
+    return parser.parse_args(argv)
+
+
+def calibration_images(pairs: list[datalib.Pair], size: int, count: int) -> Iterator[list[np.ndarray]]:
+    """Letterboxed float32 photos spread evenly over the given pairs (every root), as the converter wants."""
+    step = max(1, len(pairs) // count)
+    for pair in pairs[::step][:count]:
+        sample = datalib.read_pair(pair)
+        if sample is not None:
+            yield [letterbox(sample.image, size)[0][None].astype(np.float32)]
+
+
+def convert_int8(segmenter: Segmenter, pairs: list[datalib.Pair], count: int) -> bytes:
+    """Full-integer TFLite model with float32 input and output (the quantise steps sit inside)."""
+    import tensorflow as tf
+
+    size = segmenter.size
+    function = tf.function(lambda images: segmenter.network(images, training=False),
+                           input_signature=[tf.TensorSpec((1, size, size, 3), tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: calibration_images(pairs, size, count)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+class LiteSegmenter:
+    """The TFLite model behind the Segmenter interface that `training.evaluate` uses."""
+
+    def __init__(self, model: bytes, size: int, threads: int = 2):
+        import tensorflow as tf
+
+        self.size = size
+        self.interpreter = tf.lite.Interpreter(model_content=model, num_threads=threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        self._output = self.interpreter.get_output_details()[0]["index"]
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """(N, size, size) probabilities, one image at a time (the converted model has batch 1)."""
+        out = []
+        for image in batch:
+            self.interpreter.set_tensor(self._input, image[None].astype(np.float32))
+            self.interpreter.invoke()
+            out.append(self.interpreter.get_tensor(self._output)[0, ..., 0])
+        return np.stack(out)
+
+    def predict(self, rgb: np.ndarray) -> np.ndarray:
+        """Person probability (H, W) for an RGB uint8 photo."""
+        canvas, placement = letterbox(rgb, self.size)
+        return unletterbox(self.forward(canvas[None])[0], placement)
+
+
+def forward_ms(segmenter: Segmenter | LiteSegmenter, runs: int = TIMING_RUNS) -> float:
+    """Median milliseconds of one batch-1 forward pass (after a warm-up)."""
+    canvas = np.random.default_rng(0).integers(0, 256, (1, segmenter.size, segmenter.size, 3), dtype=np.uint8)
+    segmenter.forward(canvas)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        segmenter.forward(canvas)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.quantize`."""
+    args = parse_args(argv)
+    manifest = datalib.load_manifest(args.run / "manifest.json")
+    segmenter = Segmenter.load(args.model)
+    lite = LiteSegmenter(convert_int8(segmenter, manifest["train"], args.calibration), segmenter.size)
+    out = args.out or args.run / "int8"
+    out.mkdir(parents=True, exist_ok=True)
+    report = {}
+    for name, candidate in (("float32 (Keras)", segmenter), ("int8 (TFLite)", lite)):
+        _, summary, _ = evaluate(candidate, manifest[args.split])
+        report[name] = {"forward_ms": forward_ms(candidate), "summary": summary}
+        print(f"{name}: forward pass {report[name]['forward_ms']:.1f} ms at {segmenter.size}x{segmenter.size}, "
+              f"{args.split} split:\n{format_table(summary)}\n")
+    drops = {key: report["float32 (Keras)"]["summary"][key]["jaccard"] - report["int8 (TFLite)"]["summary"][key]["jaccard"]
+             for key in report["int8 (TFLite)"]["summary"]}
+    keep = all(drop <= JACCARD_TOLERANCE for drop in drops.values()) and \
+        report["int8 (TFLite)"]["forward_ms"] < report["float32 (Keras)"]["forward_ms"]
+    report["jaccard_drop"], report["keep_int8"] = drops, keep
+    print("Jaccard drop (float - int8): " + ", ".join(f"{Path(k).name} {v:+.4f}" for k, v in drops.items()))
+    print(f"keep the int8 path: {'yes' if keep else 'no'} (needs every drop <= {JACCARD_TOLERANCE} and a faster pass)")
+    (out / "int8.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {out / 'int8.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
