@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test bench load clean
+.PHONY: serve test bench levers load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: $(VENV)/.dev  ## install the test requirements and run every test
 
 bench: $(VENV)/.dev  ## stage-by-stage timings of a request (README: Performance)
 	$(BIN)/python -m bench
+
+levers: $(VENV)/.dev  ## each performance lever against its alternatives (README: Performance)
+	$(BIN)/python -m bench.levers
 
 load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo through gunicorn on loopback (README: Performance)
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12
