@@ -50,9 +50,10 @@ def test_resume_continues_from_the_saved_epoch(run):
     assert [row["epoch"] for row in read_log(run / "log.csv")] == [0.0, 1.0]
 
 
-def test_evaluate_writes_the_five_figures(run, tmp_path):
+@pytest.mark.parametrize("refine", [[], ["--refine"]])
+def test_evaluate_writes_the_five_figures(run, tmp_path, refine):
     out = tmp_path / "eval"
-    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--out", str(out)]) == 0
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--out", str(out), *refine]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert {"accuracy", "f1", "jaccard", "recall", "precision", "mae"} <= set(summary["overall"])
     assert (out / "panel.png").is_file() and (out / "per_image.csv").is_file()

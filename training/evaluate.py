@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from model.compose import over_checkerboard, to_alpha8
+from model.refine import guided_alpha
 from model.segmenter import Segmenter
 from training import data as datalib
 from training.config import DataRoot, RunConfig
@@ -38,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --run: the held-out test split (default), or validation for choosing settings")
     parser.add_argument("--size", type=int, default=None,
                         help="input side for a model without a fixed input size (default: the run's training size, else 320)")
+    parser.add_argument("--refine", action="store_true",
+                        help="score the alpha the service returns: the probability refined along the photo's edges")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
     return parser.parse_args(argv)
 
@@ -50,14 +53,20 @@ def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
     return [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
 
 
-def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair]) -> tuple[list[dict], dict[str, dict], list]:
-    """Per-image rows, per-root and overall summaries, and (score, photo, truth, probability) for the panel."""
+def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair],
+             refine: bool = False) -> tuple[list[dict], dict[str, dict], list]:
+    """Per-image rows, per-root and overall summaries, and (score, photo, truth, probability) for the panel.
+
+    With `refine`, the probability goes through the service's edge refinement first (`model.refine`).
+    """
     rows, counts, errors, areas, shown = [], {}, {}, {}, []
     for pair in pairs:
         sample = datalib.read_pair(pair)
         if sample is None:
             continue
         probability = segmenter.predict(sample.image)
+        if refine:
+            probability = guided_alpha(sample.image, probability)
         c = confusion(sample.mask, probability)
         mae = float(np.mean(np.abs(probability - sample.mask)))
         area = float(np.mean(probability >= 0.5))
@@ -135,13 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, summary, shown = evaluate(segmenter, pairs)
+    rows, summary, shown = evaluate(segmenter, pairs, args.refine)
     if not rows:
         print("error: no readable pairs to evaluate", file=sys.stderr)
         return 2
     out = args.out or ((args.run / "eval") if args.run else Path("eval"))
     write_report(out, rows, summary, shown)
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}, {len(rows)} images")
+    refined = ", edge refinement on" if args.refine else ""
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}, {len(rows)} images")
     print(format_table(summary))
     print(f"report: {out}/summary.json, {out}/per_image.csv, {out}/panel.png")
     return 0
