@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import pytest
 from skimage import data as skdata
 
 from model import SHIPPED_MODEL
@@ -21,9 +20,9 @@ def test_astronaut_corners_transparent_face_mostly_opaque(segmenter, astronaut):
     assert np.median(alpha[80:150, 190:260]) > 200, "face"
 
 
-@pytest.mark.xfail(strict=True, reason="known gap of the shipped model (issue 7 open): on the astronaut the face's "
-                                       "lowest alpha is 187 and the orange suit's median 173, with holes")
 def test_astronaut_face_and_torso_opaque(segmenter, astronaut):
+    # The model of 2026-11-25 gives the face a lowest alpha of 215 and the orange suit a median of 206;
+    # only about half of the suit is above 200 (the model card lists the suit as a known weakness).
     alpha = alpha_for(segmenter, astronaut, refine=True)
     assert alpha[80:150, 190:260].min() > 200, "face"
     assert np.median(alpha[300:450, 80:250]) > 200, "torso"
@@ -32,3 +31,11 @@ def test_astronaut_face_and_torso_opaque(segmenter, astronaut):
 def test_cat_is_not_a_person(segmenter):
     probability = segmenter.predict(skdata.chelsea())
     assert (probability >= 0.5).mean() < 0.05
+
+
+def test_black_and_white_photo_of_a_man_is_found(segmenter):
+    # skimage's cameraman (public domain, grey): the first shipped model missed him entirely.
+    photo = np.repeat(skdata.camera()[..., None], 3, axis=2)
+    alpha = alpha_for(segmenter, photo, refine=True)
+    assert np.median(alpha[100:300, 150:230]) > 128, "coat and body"
+    assert alpha[:40].max() < 30 and 0.1 < (alpha >= 128).mean() < 0.6
