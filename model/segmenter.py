@@ -44,9 +44,11 @@ class Segmenter:
         self.size = size
         self.device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
         # One traced graph for the fixed serving shape: no retracing, no Keras call overhead per request.
+        # It takes uint8 and casts inside the graph: a quarter of the bytes in, no float copy in numpy,
+        # and measured faster than a float32 signature (python -m bench.levers).
         self._forward = tf.function(
-            lambda images: network(images, training=False),
-            input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)],
+            lambda images: network(tf.cast(images, tf.float32), training=False),
+            input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
         )
 
     @classmethod
@@ -72,7 +74,7 @@ class Segmenter:
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """The bare network on a batch of size x size RGB uint8 images; returns (N, size, size) float32."""
-        return self._forward(batch.astype(np.float32)).numpy()[..., 0]
+        return self._forward(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
