@@ -159,11 +159,12 @@ def format_tables(report: dict) -> str:
     lines = [f"device: {report['device']}, serving size {report['serving_size']}, photo {report['photo']}"]
     for stage, rows in report["levers"].items():
         extras = sorted({key for row in rows for key in row} - {"lever", "median_s", "p95_s", "runs"})
-        lines += ["", f"### {stage}", "", "| lever | median s | p95 s | " + " | ".join(extras) + " |",
-                  "|---|---:|---:|" + "---:|" * len(extras)]
+        lines += ["", f"### {stage}", "", "| " + " | ".join(["lever", "median s", "p95 s", *extras]) + " |",
+                  "|---|" + "---:|" * (2 + len(extras))]
         for row in rows:
             cells = [f"{row[key]:,}" if isinstance(row.get(key), int) else str(row.get(key, "")) for key in extras]
-            lines.append(f"| {row['lever']} | {row['median_s']:.4f} | {row['p95_s']:.4f} | " + " | ".join(cells) + " |")
+            lines.append("| " + " | ".join([str(row["lever"]), f"{row['median_s']:.4f}", f"{row['p95_s']:.4f}",
+                                             *cells]) + " |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,30 @@
+"""The benchmarks run end to end on the shipped model (their figures are not asserted: speed is measured, not tested)."""
+
+import json
+
+from bench import levers
+from bench.__main__ import format_report, photo, stages
+from app import create_app
+
+
+def test_stage_benchmark_covers_every_stage(segmenter):
+    client = create_app({"SEGMENTER": segmenter, "WARM_UP": False}).test_client()
+    result = stages(segmenter, client, photo(400, 300), repeats=1)
+    assert list(result) == ["decode + EXIF", "resize to serving size", "forward pass", "upsample + refine", "compose",
+                            "PNG encode", "whole request (WSGI)", "floor: Pillow decode + PNG encode"]
+    assert all(value["median_s"] > 0 and value["runs"] == 1 for value in result.values())
+    report = {"device": "CPU", "serving_size": segmenter.size, "bare_forward": {},
+              "photos": {"small": {"bytes": 1, "stages": result, "peak_request_mb": 1.0}}}
+    assert "whole request / (floor + forward pass) = " in format_report(report)
+
+
+def test_levers_compare_the_served_choice_with_its_alternatives(segmenter, tmp_path, monkeypatch):
+    monkeypatch.setitem(levers.SIZES, "12MP", (400, 300))  # the same code on a small photo
+    out = tmp_path / "levers.json"
+    assert levers.main(["--repeats", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["levers"]) == ["forward pass", "resize to serving size", "upsample + refine", "compose", "encode"]
+    for stage, rows in report["levers"].items():
+        assert sum("(served)" in row["lever"] for row in rows) >= 1, stage
+    encoded = {row["lever"]: row["bytes"] for row in report["levers"]["encode"]}
+    assert encoded["Pillow PNG level 0"] > encoded["Pillow PNG level 6"]  # compression does compress
