@@ -2,10 +2,11 @@
 
 Defaults chosen by measurement (`python -m bench.load --clients 8 --requests 25 --megapixels 12`
 on the 2-core machine; docs/PERFORMANCE.md): one worker with 4 threads, and the app's pipeline pool
-at MODEL_THREADS=2. Two photos at once doubled throughput over one (1.57 against 0.79 requests/s,
-p95 5.6 s against 11.2 s) because decoding and PNG encoding, most of a 12-megapixel request, run on
-one core each; two worker processes instead did worse (1.39 requests/s, p95 10.0 s) at twice the
-memory (1.8 GB against 0.9 GB), since each holds its own TensorFlow and model. The threads keep
+at MODEL_THREADS=2. Two photos at once give 1.7x the throughput of one (2.42 against 1.39 requests/s,
+p95 3.7 s against 6.3 s) because decoding and PNG encoding, most of a 12-megapixel request, run on
+one core each; two worker processes instead give the same throughput (2.44 requests/s) with a worse
+p95 (5.5 s) at twice the memory (1.6 GB against 0.8 GB), since each holds its own TensorFlow and model.
+The threads keep
 health checks and the page answered while photos are processed. No `preload_app`: TensorFlow does
 not survive a fork, so each worker loads the model itself.
 """
