@@ -6,9 +6,8 @@ at MODEL_THREADS=2. Two photos at once give 1.7x the throughput of one (2.42 aga
 p95 3.7 s against 6.3 s) because decoding and PNG encoding, most of a 12-megapixel request, run on
 one core each; two worker processes instead give the same throughput (2.44 requests/s) with a worse
 p95 (5.5 s) at twice the memory (1.6 GB against 0.8 GB), since each holds its own TensorFlow and model.
-The threads keep
-health checks and the page answered while photos are processed. No `preload_app`: TensorFlow does
-not survive a fork, so each worker loads the model itself.
+The threads keep health checks and the page answered while photos are processed. No `preload_app`:
+TensorFlow does not survive a fork, so each worker loads the model itself.
 """
 
 import os

@@ -27,8 +27,8 @@ from PIL import Image
 from bench.__main__ import SIZES, photo, summary, timed
 from model import SHIPPED_MODEL, compose, refine
 from model.decode import decode
-from model.letterbox import letterbox, unletterbox
-from model.pipeline import PNG_COMPRESS_LEVEL, PNG_FILTER, WEBP_QUALITY
+from model.letterbox import letterbox
+from model.pipeline import PNG_COMPRESS_LEVEL, PNG_FILTER, WEBP_QUALITY, encode, encode_png
 from model.segmenter import Segmenter
 
 Row = dict[str, float | int | str]
@@ -75,16 +75,12 @@ def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
 
 def refine_levers(rgb: np.ndarray, probability: np.ndarray, repeats: int) -> list[Row]:
     """Fast guided filter (coefficients at <= WORK_SIDE) against the full-resolution guided filter."""
-    fast = refine.guided_alpha(rgb, probability)
-    served = refine.WORK_SIDE
-    try:
-        refine.WORK_SIDE = 10**6  # the same filter with every box computed at full resolution
-        full = refine.guided_alpha(rgb, probability)
-        full_row = _row("guided filter at full resolution", lambda: refine.guided_alpha(rgb, probability), repeats)
-    finally:
-        refine.WORK_SIDE = served
+    whole = max(rgb.shape[:2])  # the same filter with every box computed at full resolution
+    fast, full = refine.guided_alpha(rgb, probability), refine.guided_alpha(rgb, probability, work_side=whole)
+    full_row = _row("guided filter at full resolution",
+                    lambda: refine.guided_alpha(rgb, probability, work_side=whole), repeats)
     difference = np.abs(compose.to_alpha8(fast).astype(np.int16) - compose.to_alpha8(full).astype(np.int16))
-    fast_row = _row(f"fast guided filter at <= {served} px (served)", lambda: refine.guided_alpha(rgb, probability),
+    fast_row = _row(f"fast guided filter at <= {refine.WORK_SIDE} px (served)", lambda: refine.guided_alpha(rgb, probability),
                     repeats, max_alpha_difference=int(difference.max()),
                     mean_alpha_difference=round(float(difference.mean()), 3))
     return [fast_row, full_row]
@@ -109,41 +105,31 @@ def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Ro
     ]
 
 
-def _pillow(rgba: np.ndarray, **options) -> bytes:
+def _pillow_png(rgba: np.ndarray, level: int) -> bytes:
     buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, **options)
+    Image.fromarray(rgba).save(buffer, format="PNG", compress_level=level)
     return buffer.getvalue()
-
-
-def _opencv_png(rgba: np.ndarray, level: int, png_filter: int) -> bytes:
-    bgra = cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA)
-    ok, data = cv2.imencode(".png", bgra, [cv2.IMWRITE_PNG_COMPRESSION, level, cv2.IMWRITE_PNG_FILTER, png_filter])
-    if not ok:
-        raise RuntimeError("OpenCV could not encode the PNG")
-    return data.tobytes()
 
 
 def encode_levers(rgba: np.ndarray, repeats: int) -> list[Row]:
     """Seconds and bytes of each way to encode the RGBA cutout."""
     cases: list[tuple[str, Callable[[], bytes]]] = [
         (f"Pillow PNG level {level}" + (" (the floor)" if level == PNG_COMPRESS_LEVEL else ""),
-         lambda level=level: _pillow(rgba, format="PNG", compress_level=level)) for level in (0, 1, 3, 6)
+         lambda level=level: _pillow_png(rgba, level)) for level in (0, 1, 3, 6)
     ]
     filters = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
                "up": cv2.IMWRITE_PNG_FILTER_UP, "paeth": cv2.IMWRITE_PNG_FILTER_PAETH,
                "fast (sub+up)": cv2.IMWRITE_PNG_FAST_FILTERS, "all (adaptive)": cv2.IMWRITE_PNG_ALL_FILTERS}
     cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}" + (" (served)" if f == PNG_FILTER else ""),
-               lambda f=f: _opencv_png(rgba, PNG_COMPRESS_LEVEL, f)) for name, f in filters.items()]
-    cases += [(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)",
-               lambda: _pillow(rgba, format="WEBP", quality=WEBP_QUALITY, method=0))]
+               lambda f=f: encode_png(rgba, png_filter=f)) for name, f in filters.items()]
+    cases += [(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)", lambda: encode(rgba, "webp"))]
     return [_row(name, function, repeats, bytes=len(function())) for name, function in cases]
 
 
 def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, list[Row]]:
     """Every lever on the benchmark photo of the given size."""
     rgb = decode(photo(*SIZES[megapixels]), 10**9)
-    canvas, placement = letterbox(rgb, segmenter.size)
-    probability = unletterbox(segmenter.forward(canvas[None])[0], placement)
+    probability = segmenter.predict(rgb)
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     return {
         "forward pass": forward_levers(segmenter, repeats),

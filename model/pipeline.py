@@ -112,16 +112,16 @@ def encode(picture: np.ndarray, fmt: str = "png") -> bytes:
     return encode_png(picture)
 
 
-def encode_png(picture: np.ndarray) -> bytes:
-    """PNG bytes of a grey, RGB or RGBA uint8 picture.
+def encode_png(picture: np.ndarray, level: int = PNG_COMPRESS_LEVEL, png_filter: int = PNG_FILTER) -> bytes:
+    """PNG bytes of a grey, RGB or RGBA uint8 picture (zlib `level`, libpng row filter `png_filter`).
 
     OpenCV rather than Pillow: Pillow cannot choose libpng's row filter, and with the "up" filter at
     level 1 OpenCV writes the 12-megapixel cutout in half Pillow's time (python -m bench.levers).
     """
     if picture.ndim == 3:
         picture = cv2.cvtColor(picture, cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL,
-                                               cv2.IMWRITE_PNG_FILTER, PNG_FILTER])
+    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, level,
+                                               cv2.IMWRITE_PNG_FILTER, png_filter])
     if not ok:
         raise RuntimeError(f"OpenCV could not encode a {picture.shape} picture as PNG")
     return data.tobytes()

@@ -10,7 +10,7 @@ EPSILON = 1e-3  # regularisation on a 0..1 guide: lower keeps finer edges, highe
 WORK_SIDE = 1024  # the filter's coefficients are computed with the longer side at most this
 
 
-def guided_alpha(rgb: np.ndarray, probability: np.ndarray) -> np.ndarray:
+def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK_SIDE) -> np.ndarray:
     """Alpha (H, W) float32 in 0..1 from the photo (H, W, 3) uint8 and the upsampled probability.
 
     A fast guided filter (He and Sun, 2015): the linear coefficients are computed at a reduced
@@ -20,7 +20,7 @@ def guided_alpha(rgb: np.ndarray, probability: np.ndarray) -> np.ndarray:
     """
     height, width = probability.shape
     guide = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * (1.0 / 255.0)
-    scale = min(1.0, WORK_SIDE / max(height, width))
+    scale = min(1.0, work_side / max(height, width))
     if scale < 1.0:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small_guide = cv2.resize(guide, size, interpolation=cv2.INTER_AREA)

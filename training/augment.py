@@ -82,7 +82,7 @@ def paste(placed: tf.Tensor, background: tf.Tensor, size: int) -> tf.Tensor:
     return tf.concat([composite, placed[..., 3:4]], axis=-1)
 
 
-def photometric(image: tf.Tensor, grey_probability: float = 0.05) -> tf.Tensor:
+def photometric(image: tf.Tensor, grey_probability: float) -> tf.Tensor:
     """Colour jitter, occasional grey, blur and sensor noise on a whole float 0..255 image."""
     image = tf.image.random_brightness(image, 25.0)
     image = tf.image.random_contrast(image, 0.75, 1.25)

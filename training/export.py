@@ -46,19 +46,24 @@ def export(run: Path, out: Path, size: int, checkpoint: str = "best.keras") -> k
     return serving
 
 
+def median_ms(function, runs: int = TIMING_RUNS) -> float:
+    """Median milliseconds of `runs` calls of `function`, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
 def forward_ms(model: keras.Model, size: int, runs: int = TIMING_RUNS) -> float:
     """Median milliseconds of one batch-1 forward pass at `size` (after a warm-up)."""
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False))
     image = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
-    forward(image)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward(image).numpy()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    return median_ms(lambda: forward(image).numpy(), runs)
 
 
 def main(argv: list[str] | None = None) -> int:

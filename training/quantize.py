@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from model.letterbox import letterbox, unletterbox
+from model.letterbox import letterbox
 from model.segmenter import Segmenter
 from training import data as datalib
 from training.evaluate import evaluate, format_table
+from training.export import median_ms
 
 JACCARD_TOLERANCE = 0.005
-TIMING_RUNS = 20
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,13 +60,16 @@ def convert_int8(segmenter: Segmenter, pairs: list[datalib.Pair], count: int) ->
     return converter.convert()
 
 
-class LiteSegmenter:
-    """The TFLite model behind the Segmenter interface that `training.evaluate` uses."""
+class LiteSegmenter(Segmenter):
+    """The TFLite model behind the Segmenter interface (`predict`, used by `training.evaluate`).
+
+    Only the forward pass differs, so the Keras network and its traced graph are not set up.
+    """
 
     def __init__(self, model: bytes, size: int, threads: int = 2):
         import tensorflow as tf
 
-        self.size = size
+        self.size, self.device = size, "CPU"
         self.interpreter = tf.lite.Interpreter(model_content=model, num_threads=threads)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]["index"]
@@ -83,22 +84,11 @@ class LiteSegmenter:
             out.append(self.interpreter.get_tensor(self._output)[0, ..., 0])
         return np.stack(out)
 
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """Person probability (H, W) for an RGB uint8 photo."""
-        canvas, placement = letterbox(rgb, self.size)
-        return unletterbox(self.forward(canvas[None])[0], placement)
 
-
-def forward_ms(segmenter: Segmenter | LiteSegmenter, runs: int = TIMING_RUNS) -> float:
+def forward_ms(segmenter: Segmenter) -> float:
     """Median milliseconds of one batch-1 forward pass (after a warm-up)."""
     canvas = np.random.default_rng(0).integers(0, 256, (1, segmenter.size, segmenter.size, 3), dtype=np.uint8)
-    segmenter.forward(canvas)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        segmenter.forward(canvas)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    return median_ms(lambda: segmenter.forward(canvas))
 
 
 def main(argv: list[str] | None = None) -> int:

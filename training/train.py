@@ -49,9 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps-per-epoch", type=int, default=0, help="0: one pass over the training pairs")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--patience", type=int, default=8, help="early stopping on validation IoU")
-    parser.add_argument("--paste-probability", type=float, default=0.4,
+    parser.add_argument("--paste-probability", type=float, default=DataConfig.paste_probability,
                         help="share of samples whose person is pasted onto a person-free photo")
-    parser.add_argument("--grey-probability", type=float, default=0.05,
+    parser.add_argument("--grey-probability", type=float, default=DataConfig.grey_probability,
                         help="share of training samples turned black-and-white")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
