@@ -46,6 +46,7 @@ class DataConfig:
     paste_probability: float = 0.4
     grey_probability: float = 0.05
     augment: bool = True
+    balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
 
 
 @dataclasses.dataclass(frozen=True)

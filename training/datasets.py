@@ -8,25 +8,43 @@ import tensorflow as tf
 
 from model.letterbox import letterbox
 from training.augment import AugmentConfig, training_sample
-from training.data import Sample
+from training.data import Sample, group_of
 
 _IMAGE_SPEC = tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8)
 _MASK_SPEC = tf.TensorSpec(shape=(None, None), dtype=tf.uint8)
 
 
-def _endless(items: list, seed: int):
-    """A generator factory: shuffled passes over `items`, forever."""
+def group_weights(samples: list[Sample]) -> np.ndarray:
+    """Drawing probabilities that give every split group (a video sequence, else one photo) the same share.
+
+    The frames of one video look alike: drawn per frame, a 16-frame sequence would count sixteen
+    times as much as a single photo, and the few, varied single photos of a root would rarely be seen.
+    """
+    groups = [group_of(s.pair.id) for s in samples]
+    sizes = {group: groups.count(group) for group in set(groups)}
+    weights = np.array([1.0 / sizes[group] for group in groups])
+    return weights / weights.sum()
+
+
+def _endless(items: list, seed: int, probabilities: np.ndarray | None = None):
+    """A generator factory: passes over `items` forever, shuffled, or drawn with `probabilities`."""
     def generate():
         rng = np.random.default_rng(seed)
         while True:
-            for index in rng.permutation(len(items)):
+            if probabilities is None:
+                order = rng.permutation(len(items))
+            else:
+                order = rng.choice(len(items), size=len(items), p=probabilities)
+            for index in order:
                 yield items[index]
     return generate
 
 
-def _pair_stream(samples: list[Sample], seed: int) -> tf.data.Dataset:
+def _pair_stream(samples: list[Sample], seed: int, balance_groups: bool) -> tf.data.Dataset:
     pairs = [(s.image, s.mask) for s in samples]
-    return tf.data.Dataset.from_generator(_endless(pairs, seed), output_signature=(_IMAGE_SPEC, _MASK_SPEC))
+    probabilities = group_weights(samples) if balance_groups else None
+    return tf.data.Dataset.from_generator(_endless(pairs, seed, probabilities),
+                                          output_signature=(_IMAGE_SPEC, _MASK_SPEC))
 
 
 def _weighted(streams: list[tf.data.Dataset], weights: list[float], seed: int) -> tf.data.Dataset:
@@ -35,22 +53,24 @@ def _weighted(streams: list[tf.data.Dataset], weights: list[float], seed: int) -
 
 
 def train_dataset(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int,
-                  seed: int) -> tf.data.Dataset:
+                  seed: int, balance_groups: bool = True) -> tf.data.Dataset:
     """Endless augmented batches; each root is drawn with its weight.
 
-    The person-free samples of every root are also the backgrounds that people are pasted onto,
-    drawn with the same root weights.
+    Within a root every split group has the same share with `balance_groups` (see `group_weights`),
+    else every pair. The person-free samples of every root are also the backgrounds that people are
+    pasted onto, drawn the same way.
     """
     by_root = [(weight, samples) for weight, samples in by_root if weight > 0 and samples]
     if not by_root:
         raise ValueError("no training samples with a sampling weight above 0")
-    streams = [_pair_stream(samples, seed + i) for i, (_, samples) in enumerate(by_root)]
+    streams = [_pair_stream(samples, seed + i, balance_groups) for i, (_, samples) in enumerate(by_root)]
     pairs = _weighted(streams, [w for w, _ in by_root], seed)
-    backgrounds = [(w, [s.image for s in samples if not s.mask.any()]) for w, samples in by_root]
-    backgrounds = [(w, images) for w, images in backgrounds if images]
+    backgrounds = [(w, [s for s in samples if not s.mask.any()]) for w, samples in by_root]
+    backgrounds = [(w, free) for w, free in backgrounds if free]
     if backgrounds and config.paste_probability > 0:
-        bg_streams = [tf.data.Dataset.from_generator(_endless(images, seed + 100 + i), output_signature=_IMAGE_SPEC)
-                      for i, (_, images) in enumerate(backgrounds)]
+        bg_streams = [tf.data.Dataset.from_generator(
+            _endless([s.image for s in free], seed + 100 + i, group_weights(free) if balance_groups else None),
+            output_signature=_IMAGE_SPEC) for i, (_, free) in enumerate(backgrounds)]
         bgs = _weighted(bg_streams, [w for w, _ in backgrounds], seed + 1)
         dataset = tf.data.Dataset.zip(pairs, bgs).map(
             lambda pair, bg: training_sample(pair[0], pair[1], bg, config), num_parallel_calls=tf.data.AUTOTUNE)

@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--no-augment", action="store_true", help="letterbox only, no augmentation")
+    parser.add_argument("--no-group-balance", action="store_true",
+                        help="draw every pair of a root equally often, instead of every video sequence "
+                             "(ids <sequence>_<frame>) as often as one photo")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
                         help="stop cleanly between epochs before this many minutes have passed")
     parser.add_argument("--seed", type=int, default=1)
@@ -76,6 +79,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             paste_probability=args.paste_probability,
             grey_probability=args.grey_probability,
             augment=not args.no_augment,
+            balance_groups=not args.no_group_balance,
         ),
         model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
                           head_filters=args.head_filters),
@@ -190,7 +194,7 @@ def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
     augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability,
                             grey_probability=config.data.grey_probability) if config.data.augment \
         else AugmentConfig.off(size)
-    train_data = train_dataset(by_root, augment, batch, config.train.seed)
+    train_data = train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups)
     val_data = validation_dataset(val, size, batch)
     weighted = sum(len(samples) for weight, samples in by_root if weight > 0)
     steps = config.train.steps_per_epoch or max(1, math.ceil(weighted / batch))
