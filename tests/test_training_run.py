@@ -59,6 +59,16 @@ def test_evaluate_writes_the_five_figures(run, tmp_path, refine):
     assert (out / "panel.png").is_file() and (out / "per_image.csv").is_file()
 
 
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_evaluate_scores_exactly_the_chosen_split(run, tmp_path, split):
+    out = tmp_path / split
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", split,
+                          "--out", str(out)]) == 0
+    expected = {pair_id for _, pair_id in json.loads((run / "manifest.json").read_text())[split]}
+    scored = {line.split(",")[1] for line in (out / "per_image.csv").read_text().splitlines()[1:]}
+    assert scored == expected
+
+
 def test_export_loads_in_a_fresh_process_with_the_same_output(run, tmp_path):
     path = tmp_path / "exported.keras"
     export.export(run, path, size=64)

@@ -35,8 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", nargs="+", metavar="ROOT", help="evaluate every pair of these roots")
     source.add_argument("--run", type=Path, help="evaluate a split of this run's manifest (see --split)")
-    parser.add_argument("--split", choices=("test", "val"), default="test",
-                        help="with --run: the held-out test split (default), or validation for choosing settings")
+    parser.add_argument("--split", choices=("test", "val", "train"), default="test",
+                        help="with --run: the held-out test split (default), validation for choosing settings, "
+                             "or the training split to see what the model has not fitted")
     parser.add_argument("--size", type=int, default=None,
                         help="input side for a model without a fixed input size (default: the run's training size, else 320)")
     parser.add_argument("--refine", action="store_true",
@@ -46,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
-    """The test split of the run, or every pair of the roots given."""
+    """The chosen split of the run, or every pair of the roots given."""
     if args.run is not None:
         return datalib.load_manifest(args.run / "manifest.json")[args.split]
     # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
