@@ -6,6 +6,7 @@ from skimage import data as skdata
 
 from model import SHIPPED_MODEL
 from model.pipeline import alpha_for
+from training.showcase import grace_hopper
 
 
 def test_artefact_is_small_and_fixed_size():
@@ -39,3 +40,13 @@ def test_black_and_white_photo_of_a_man_is_found(segmenter):
     alpha = alpha_for(segmenter, photo, refine=True)
     assert np.median(alpha[100:300, 150:230]) > 128, "coat and body"
     assert alpha[:40].max() < 30 and 0.1 < (alpha >= 128).mean() < 0.6
+
+
+def test_portrait_face_and_shirt_found_sky_and_flag_left_out(segmenter):
+    # Matplotlib's Grace Hopper (public domain). A third training stage that was not shipped lost her
+    # entirely; the shipped model finds face, cap and shirt, but not all of the dark uniform (model card).
+    alpha = alpha_for(segmenter, grace_hopper(), refine=True)
+    assert np.median(alpha[160:300, 190:330]) > 200, "face"
+    assert np.median(alpha[330:420, 220:300]) > 200, "shirt"
+    assert alpha[:300, 430:].max() < 30, "sky"
+    assert alpha[:300, :120].mean() < 30, "flag"

@@ -1,7 +1,8 @@
 """A qualitative panel on photos unlike the training data: `python -m training.showcase --model PATH --out PNG`.
 
-Uses the public-domain photos that scikit-image ships (two people, a cat, a cup, a rocket, grass and
-gravel textures), each as photo | alpha | cutout on a checkerboard, through the serving pipeline.
+Uses public-domain photos that the installed packages ship: scikit-image's (two people, a cat, a cup,
+a rocket, grass and gravel textures) and Matplotlib's portrait of Grace Hopper, each as
+photo | alpha | cutout on a checkerboard, through the serving pipeline.
 """
 
 from __future__ import annotations
@@ -17,18 +18,29 @@ from model.compose import over_checkerboard
 from model.pipeline import alpha_for
 from model.segmenter import Segmenter
 
-PHOTOS = ("astronaut", "camera", "chelsea", "coffee", "rocket", "grass", "gravel")
+PHOTOS = ("astronaut", "camera", "grace_hopper", "chelsea", "coffee", "rocket", "grass", "gravel")
 TILE_HEIGHT = 220
 
 
 def load_photo(name: str) -> np.ndarray:
-    """An RGB uint8 photo from skimage.data (grey ones repeated to three channels)."""
+    """An RGB uint8 photo from skimage.data (grey ones repeated to three channels), or Grace Hopper."""
+    if name == "grace_hopper":
+        return grace_hopper()
     from skimage import data
 
     image = getattr(data, name)()
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     return np.ascontiguousarray(image[..., :3])
+
+
+def grace_hopper() -> np.ndarray:
+    """Matplotlib's sample portrait of Grace Hopper (US Navy photo, public domain), RGB uint8, 600x512."""
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def row(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray, float]:
