@@ -1,10 +1,13 @@
 """Training batches: how often each pair of a root is drawn."""
 
+import json
+
 import numpy as np
 import pytest
 
 from training import train
 from training.augment import AugmentConfig
+from training.config import RunConfig
 from training.data import Pair, Sample
 from training.datasets import group_weights, train_dataset
 
@@ -42,3 +45,12 @@ def test_training_batches_draw_groups_as_balanced(balance, sequence_share):
 def test_group_balance_is_on_by_default_and_recorded_in_the_run_config(options, balanced):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.data.balance_groups is balanced
+
+
+def test_a_run_config_from_before_group_balance_keeps_drawing_every_pair(tmp_path):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
+    config.save(tmp_path / "config.json")
+    raw = json.loads((tmp_path / "config.json").read_text())
+    del raw["data"]["balance_groups"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert RunConfig.load(tmp_path / "config.json").data.balance_groups is False

@@ -92,6 +92,7 @@ class RunConfig:
         raw = json.loads(path.read_text())
         data = dict(raw["data"])
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
+        data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
         return cls(
             data=DataConfig(**data),
             model=ModelConfig(**raw["model"]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import cv2
 import numpy as np
 import tensorflow as tf
@@ -21,7 +23,7 @@ def group_weights(samples: list[Sample]) -> np.ndarray:
     times as much as a single photo, and the few, varied single photos of a root would rarely be seen.
     """
     groups = [group_of(s.pair.id) for s in samples]
-    sizes = {group: groups.count(group) for group in set(groups)}
+    sizes = Counter(groups)
     weights = np.array([1.0 / sizes[group] for group in groups])
     return weights / weights.sum()
 
