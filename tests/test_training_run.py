@@ -157,3 +157,9 @@ def test_quantize_reports_float_and_int8_on_the_same_split(run, tmp_path):
     for key, drop in report["jaccard_drop"].items():
         float_j = report["float32 (Keras)"]["summary"][key]["jaccard"]
         assert drop == pytest.approx(float_j - report["int8 (TFLite)"]["summary"][key]["jaccard"])
+    # The builtin kernels (the fallback when XNNPACK cannot prepare a node) run the written model too.
+    assert report["int8_kernels"] in ("XNNPACK", "builtin")
+    builtin = quantize.LiteSegmenter((out / "model.tflite").read_bytes(), 64, xnnpack=False)
+    probability = builtin.predict(np.full((80, 50, 3), 120, np.uint8))
+    assert builtin.kernels == "builtin" and probability.shape == (80, 50)
+    assert 0.0 <= probability.min() and probability.max() <= 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,8 @@ from training.evaluate import evaluate, format_table
 from training.export import median_ms
 
 JACCARD_TOLERANCE = 0.005
+
+log = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,14 +67,22 @@ class LiteSegmenter(Segmenter):
     """The TFLite model behind the Segmenter interface (`predict`, used by `training.evaluate`).
 
     Only the forward pass differs, so the Keras network and its traced graph are not set up.
+    `kernels` says what runs it: "XNNPACK" (TFLite's default CPU delegate) or "builtin".
     """
 
-    def __init__(self, model: bytes, size: int, threads: int = 2):
-        import tensorflow as tf
-
+    def __init__(self, model: bytes, size: int, threads: int = 2, xnnpack: bool = True):
         self.size, self.device = size, "CPU"
-        self.interpreter = tf.lite.Interpreter(model_content=model, num_threads=threads)
-        self.interpreter.allocate_tensors()
+        self.interpreter, self.kernels = None, "XNNPACK" if xnnpack else "builtin"
+        if xnnpack:
+            try:
+                self.interpreter = _interpreter(model, threads, xnnpack=True)
+            except RuntimeError as error:
+                # XNNPACK can claim an int8 node and then fail to prepare it (tensorflow/tensorflow#77293,
+                # google/XNNPACK#11036); TFLite's builtin kernels run the same model, only slower.
+                log.warning("XNNPACK could not prepare the int8 model (%s); using the builtin kernels", error)
+                self.kernels = "builtin"
+        if self.interpreter is None:
+            self.interpreter = _interpreter(model, threads, xnnpack=False)
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
 
@@ -85,6 +96,18 @@ class LiteSegmenter(Segmenter):
         return np.stack(out)
 
 
+def _interpreter(model: bytes, threads: int, xnnpack: bool):
+    """A TFLite interpreter with its tensors allocated, with or without the default XNNPACK delegate."""
+    import tensorflow as tf
+
+    resolver = tf.lite.experimental.OpResolverType
+    interpreter = tf.lite.Interpreter(
+        model_content=model, num_threads=threads,
+        experimental_op_resolver_type=resolver.AUTO if xnnpack else resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 def forward_ms(segmenter: Segmenter) -> float:
     """Median milliseconds of one batch-1 forward pass (after a warm-up)."""
     canvas = np.random.default_rng(0).integers(0, 256, (1, segmenter.size, segmenter.size, 3), dtype=np.uint8)
@@ -96,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     manifest = datalib.load_manifest(args.run / "manifest.json")
     segmenter = Segmenter.load(args.model)
-    lite = LiteSegmenter(convert_int8(segmenter, manifest["train"], args.calibration), segmenter.size)
+    int8_model = convert_int8(segmenter, manifest["train"], args.calibration)
+    lite = LiteSegmenter(int8_model, segmenter.size)
     out = args.out or args.run / "int8"
     out.mkdir(parents=True, exist_ok=True)
-    report = {}
+    (out / "model.tflite").write_bytes(int8_model)
+    report = {"int8_kernels": lite.kernels}
     for name, candidate in (("float32 (Keras)", segmenter), ("int8 (TFLite)", lite)):
         _, summary, _ = evaluate(candidate, manifest[args.split])
         report[name] = {"forward_ms": forward_ms(candidate), "summary": summary}
@@ -113,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Jaccard drop (float - int8): " + ", ".join(f"{Path(k).name} {v:+.4f}" for k, v in drops.items()))
     print(f"keep the int8 path: {'yes' if keep else 'no'} (needs every drop <= {JACCARD_TOLERANCE} and a faster pass)")
     (out / "int8.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"report: {out / 'int8.json'}")
+    print(f"int8 kernels: {lite.kernels}; model: {out / 'model.tflite'}; report: {out / 'int8.json'}")
     return 0
 
 
