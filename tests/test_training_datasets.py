@@ -42,7 +42,7 @@ def test_training_batches_draw_groups_as_balanced(balance, sequence_share):
 
 
 @pytest.mark.parametrize("options, balanced", [([], True), (["--no-group-balance"], False)])
-def test_group_balance_is_on_by_default_and_recorded_in_the_run_config(options, balanced):
+def test_group_balance_is_on_by_default_and_off_with_its_option(options, balanced):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.data.balance_groups is balanced
 
