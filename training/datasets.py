@@ -28,6 +28,11 @@ def group_weights(samples: list[Sample]) -> np.ndarray:
     return weights / weights.sum()
 
 
+def _draw_probabilities(samples: list[Sample], balance_groups: bool) -> np.ndarray | None:
+    """`group_weights` with `balance_groups`, else None: every pair equally often."""
+    return group_weights(samples) if balance_groups else None
+
+
 def _endless(items: list, seed: int, probabilities: np.ndarray | None = None):
     """A generator factory: passes over `items` forever, shuffled, or drawn with `probabilities`."""
     def generate():
@@ -44,8 +49,7 @@ def _endless(items: list, seed: int, probabilities: np.ndarray | None = None):
 
 def _pair_stream(samples: list[Sample], seed: int, balance_groups: bool) -> tf.data.Dataset:
     pairs = [(s.image, s.mask) for s in samples]
-    probabilities = group_weights(samples) if balance_groups else None
-    return tf.data.Dataset.from_generator(_endless(pairs, seed, probabilities),
+    return tf.data.Dataset.from_generator(_endless(pairs, seed, _draw_probabilities(samples, balance_groups)),
                                           output_signature=(_IMAGE_SPEC, _MASK_SPEC))
 
 
@@ -71,7 +75,7 @@ def train_dataset(by_root: list[tuple[float, list[Sample]]], config: AugmentConf
     backgrounds = [(w, free) for w, free in backgrounds if free]
     if backgrounds and config.paste_probability > 0:
         bg_streams = [tf.data.Dataset.from_generator(
-            _endless([s.image for s in free], seed + 100 + i, group_weights(free) if balance_groups else None),
+            _endless([s.image for s in free], seed + 100 + i, _draw_probabilities(free, balance_groups)),
             output_signature=_IMAGE_SPEC) for i, (_, free) in enumerate(backgrounds)]
         bgs = _weighted(bg_streams, [w for w, _ in backgrounds], seed + 1)
         dataset = tf.data.Dataset.zip(pairs, bgs).map(

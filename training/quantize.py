@@ -72,16 +72,16 @@ class LiteSegmenter(Segmenter):
 
     def __init__(self, model: bytes, size: int, threads: int = 2, xnnpack: bool = True):
         self.size, self.device = size, "CPU"
-        self.interpreter, self.kernels = None, "XNNPACK" if xnnpack else "builtin"
-        if xnnpack:
-            try:
-                self.interpreter = _interpreter(model, threads, xnnpack=True)
-            except RuntimeError as error:
-                # XNNPACK can claim an int8 node and then fail to prepare it (tensorflow/tensorflow#77293,
-                # google/XNNPACK#11036); TFLite's builtin kernels run the same model, only slower.
-                log.warning("XNNPACK could not prepare the int8 model (%s); using the builtin kernels", error)
-                self.kernels = "builtin"
-        if self.interpreter is None:
+        self.kernels = "XNNPACK" if xnnpack else "builtin"
+        try:
+            self.interpreter = _interpreter(model, threads, xnnpack)
+        except RuntimeError as error:
+            if not xnnpack:
+                raise
+            # XNNPACK can claim an int8 node and then fail to prepare it (tensorflow/tensorflow#77293,
+            # google/XNNPACK#11036); TFLite's builtin kernels run the same model, only slower.
+            log.warning("XNNPACK could not prepare the int8 model (%s); using the builtin kernels", error)
+            self.kernels = "builtin"
             self.interpreter = _interpreter(model, threads, xnnpack=False)
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
