@@ -1,9 +1,13 @@
 """Loss and metric formulas on 3x3 hand-made masks with known overlap."""
 
+import json
+
 import numpy as np
 import pytest
 
-from training.metrics import bce_dice_loss, confusion, dice_loss, scores
+from training import train
+from training.config import RunConfig
+from training.metrics import LOSSES, bce_dice_loss, bce_person_dice_loss, confusion, dice_loss, scores
 
 TRUTH = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.uint8)  # 4 person pixels
 PRED = np.array([[1, 1, 1], [1, 0, 0], [0, 0, 0]], dtype=np.float32)  # 3 of them right, 1 wrong
@@ -41,3 +45,30 @@ def test_dice_loss_and_bce_dice():
     assert float(dice_loss(y, p, smooth=0.0)[0]) == pytest.approx(1 - 6 / 8)
     perfect = float(bce_dice_loss(y, np.clip(y, 1e-4, 1 - 1e-4))[0])
     assert perfect < 0.01 < float(bce_dice_loss(y, np.full_like(y, 0.5))[0])
+
+
+def test_person_dice_leaves_person_free_images_to_the_cross_entropy():
+    truth = np.stack([TRUTH, np.zeros_like(TRUTH)]).astype("float32")[..., None]  # a person, then none
+    pred = np.stack([PRED, np.full_like(PRED, 0.2)])[..., None]
+    pred = np.clip(pred, 1e-4, 1 - 1e-4)
+    every_image = bce_dice_loss(truth, pred).numpy()
+    people_only = bce_person_dice_loss(truth, pred).numpy()
+    assert people_only[0] == pytest.approx(every_image[0])  # the person image keeps its Dice term
+    bce = -np.log(0.8)  # every pixel of the empty image predicts 0.2
+    assert people_only[1] == pytest.approx(bce, rel=1e-4)
+    assert every_image[1] > bce + 0.6  # per-image Dice of an empty truth: 1 - 1 / (sum(pred) + 1) = 0.64
+
+
+@pytest.mark.parametrize("options, loss", [([], "bce-person-dice"), (["--loss", "bce-dice"], "bce-dice")])
+def test_loss_option_is_recorded(options, loss):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
+    assert config.train.loss == loss and config.train.loss in LOSSES
+
+
+def test_a_run_config_from_before_the_loss_option_keeps_dice_on_every_image(tmp_path):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
+    config.save(tmp_path / "config.json")
+    raw = json.loads((tmp_path / "config.json").read_text())
+    del raw["train"]["loss"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert RunConfig.load(tmp_path / "config.json").train.loss == "bce-dice"

@@ -72,6 +72,7 @@ class TrainConfig:
     time_budget_minutes: float = 0.0  # 0: no budget
     seed: int = 1
     init_from: str = ""  # a saved .keras model of the same architecture to start from ("" = fresh)
+    loss: str = "bce-person-dice"  # a key of training.metrics.LOSSES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +94,10 @@ class RunConfig:
         data = dict(raw["data"])
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
+        train = dict(raw["train"])
+        train.setdefault("loss", "bce-dice")  # runs written before the option used Dice on every image
         return cls(
             data=DataConfig(**data),
             model=ModelConfig(**raw["model"]),
-            train=TrainConfig(**raw["train"]),
+            train=TrainConfig(**train),
         )

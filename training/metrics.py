@@ -27,6 +27,25 @@ def bce_dice_loss(y_true, y_pred):
     return bce + dice_loss(y_true, y_pred)
 
 
+@keras.saving.register_keras_serializable(package="training")
+def bce_person_dice_loss(y_true, y_pred):
+    """Mean binary cross-entropy per image plus the Dice loss of the images that hold a person.
+
+    Keras' own `Dice` loss has no such mask, hence this function. On a person-free image the per-image
+    Dice loss is 1 - s / (|P| + s): about 1.0 for any real prediction (|P| is a sum of soft
+    probabilities over ~100,000 pixels), so its gradient vanishes on the confidently wrong pixels
+    that need it and, as |P| nears 0, pushes every uncertain pixel towards background. Person-free
+    images are therefore left to the cross-entropy alone.
+    """
+    y_true = ops.cast(y_true, y_pred.dtype)
+    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
+    has_person = ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_pred.dtype)
+    return bce + has_person * dice_loss(y_true, y_pred)
+
+
+LOSSES = {"bce-dice": bce_dice_loss, "bce-person-dice": bce_person_dice_loss}
+
+
 def keras_metrics() -> list[keras.metrics.Metric]:
     """IoU of the person class, precision and recall at the fixed 0.5 threshold."""
     return [

@@ -2,7 +2,9 @@
 
 Uses public-domain photos that the installed packages ship: scikit-image's (two people, a cat, a cup,
 a rocket, grass and gravel textures) and Matplotlib's portrait of Grace Hopper, each as
-photo | alpha | cutout on a checkerboard, through the serving pipeline.
+photo | alpha | cutout on a checkerboard, through the serving pipeline. `--photos FILE_OR_DIR ...` adds
+your own photos (read like uploads: EXIF orientation applied), to judge a model on the kind of photo
+it will serve.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import cv2
 import numpy as np
 
 from model.compose import over_checkerboard
+from model.decode import ImageError, decode
 from model.pipeline import alpha_for
 from model.segmenter import Segmenter
 
 PHOTOS = ("astronaut", "camera", "grace_hopper", "chelsea", "coffee", "rocket", "grass", "gravel")
 TILE_HEIGHT = 220
+SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+MAX_PIXELS = 40_000_000
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -43,6 +48,21 @@ def grace_hopper() -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def own_photos(paths: list[Path]) -> dict[str, np.ndarray]:
+    """Photos by file stem: named files, and a folder's image files in name order; unreadable ones are skipped
+    with a line on stderr."""
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(f for f in path.iterdir() if f.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
+    photos = {}
+    for file in files:
+        try:
+            photos[file.stem] = decode(file.read_bytes(), MAX_PIXELS)
+        except (OSError, ImageError) as error:
+            print(f"skipped {file}: {error}", file=sys.stderr)
+    return photos
+
+
 def row(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray, float]:
     """photo | alpha | cutout, scaled to TILE_HEIGHT, and the share of person pixels."""
     alpha8 = alpha_for(segmenter, rgb, refine=True)
@@ -57,11 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.showcase", description=__doc__)
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--photos", nargs="+", type=Path, default=[], metavar="FILE_OR_DIR",
+                        help="your own photos, added after the built-in ones")
+    parser.add_argument("--only-mine", action="store_true", help="leave the built-in photos out")
     args = parser.parse_args(argv)
+    photos = {} if args.only_mine else {name: load_photo(name) for name in PHOTOS}
+    photos.update(own_photos(args.photos))
+    if not photos:
+        parser.error("no photos to show")
     segmenter = Segmenter.load(args.model)
     rows = []
-    for name in PHOTOS:
-        image, area = row(segmenter, load_photo(name))
+    for name, rgb in photos.items():
+        image, area = row(segmenter, rgb)
         rows.append(image)
         print(f"{name}: person area {area:.1%}")
     widest = max(r.shape[1] for r in rows)

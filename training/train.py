@@ -18,7 +18,7 @@ from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, r
 from training.config import ENCODERS, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
 from training.datasets import train_dataset, validation_dataset
 from training.deeplab import build_deeplabv3plus
-from training.metrics import bce_dice_loss, keras_metrics
+from training.metrics import LOSSES, keras_metrics
 
 log = logging.getLogger("training.train")
 
@@ -55,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of training samples turned black-and-white")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
+    parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
+                        help="bce-person-dice: Dice only on images that hold a person (person-free images "
+                             "learn from the cross-entropy); bce-dice: Dice on every image")
     parser.add_argument("--no-augment", action="store_true", help="letterbox only, no augmentation")
     parser.add_argument("--no-group-balance", action="store_true",
                         help="draw every pair of a root equally often, instead of every video sequence "
@@ -92,6 +95,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             time_budget_minutes=args.time_budget or 0.0,
             seed=args.seed,
             init_from=args.init_from,
+            loss=args.loss,
         ),
     )
 
@@ -134,7 +138,7 @@ def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
 
 
 def build_model(config: RunConfig, total_steps: int) -> keras.Model:
-    """The network, compiled with Adam (warm-up then cosine decay), BCE + Dice, IoU/precision/recall."""
+    """The network, compiled with Adam (warm-up then cosine decay), the configured loss, IoU/precision/recall."""
     model = build_deeplabv3plus(config.model, None)
     if config.train.init_from:
         # Keras reads the weights out of a .keras archive and checks every layer's shape against this model.
@@ -152,7 +156,8 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
         warmup_target=config.train.learning_rate,
         warmup_steps=warmup,
     )
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=bce_dice_loss, metrics=keras_metrics())
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[config.train.loss],
+                  metrics=keras_metrics())
     return model
 
 
