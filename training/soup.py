@@ -1,0 +1,60 @@
+"""Average the weights of two trained models: `python -m training.soup A.keras B.keras --weight W --out SOUP.keras`.
+
+A "model soup" (Wortsman et al., 2022): two fine-tunings of one starting point often lie in one basin
+of the loss, and their weight average keeps what each learned. The shipped model is such an average
+(model/MODEL_CARD.md). The result has A's architecture and no optimizer; `training.export RUN_DIR
+--checkpoint SOUP.keras` turns it into a serving file like any checkpoint of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import keras
+
+import training.metrics  # noqa: F401  (registers the losses that training checkpoints name)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m training.soup", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("first", type=Path, help="a saved .keras model")
+    parser.add_argument("second", type=Path, help="a saved .keras model of the same architecture")
+    parser.add_argument("--weight", type=float, default=0.5, help="share of the first model, 0..1 (default 0.5)")
+    parser.add_argument("--out", required=True, type=Path, help="the .keras file to write")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.weight <= 1.0:
+        parser.error(f"--weight must be within 0..1, got {args.weight}")
+    return args
+
+
+def soup(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
+    """`first` with every weight replaced by weight * first + (1 - weight) * second."""
+    ours, theirs = first.get_weights(), second.get_weights()
+    shapes = [w.shape for w in ours], [w.shape for w in theirs]
+    if shapes[0] != shapes[1]:
+        raise ValueError("the two models have different architectures (weight shapes differ)")
+    first.set_weights([weight * a + (1.0 - weight) * b for a, b in zip(ours, theirs)])
+    return first
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.soup`."""
+    args = parse_args(argv)
+    try:
+        models = [keras.saving.load_model(path, compile=False) for path in (args.first, args.second)]
+        averaged = soup(*models, args.weight)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    averaged.save(args.out)
+    print(f"wrote {args.out}: {args.weight:g} x {args.first} + {1 - args.weight:g} x {args.second}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
