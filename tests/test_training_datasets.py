@@ -1,13 +1,10 @@
 """Training batches: how often each pair of a root is drawn."""
 
-import json
-
 import numpy as np
 import pytest
 
 from training import train
 from training.augment import AugmentConfig
-from training.config import RunConfig
 from training.data import Pair, Sample
 from training.datasets import group_weights, train_dataset
 
@@ -46,11 +43,3 @@ def test_group_balance_is_on_by_default_and_off_with_its_option(options, balance
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.data.balance_groups is balanced
 
-
-def test_a_run_config_from_before_group_balance_keeps_drawing_every_pair(tmp_path):
-    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
-    config.save(tmp_path / "config.json")
-    raw = json.loads((tmp_path / "config.json").read_text())
-    del raw["data"]["balance_groups"]
-    (tmp_path / "config.json").write_text(json.dumps(raw))
-    assert RunConfig.load(tmp_path / "config.json").data.balance_groups is False

@@ -1,12 +1,9 @@
 """Loss and metric formulas on 3x3 hand-made masks with known overlap."""
 
-import json
-
 import numpy as np
 import pytest
 
 from training import train
-from training.config import RunConfig
 from training.metrics import LOSSES, bce_dice_loss, bce_person_dice_loss, confusion, dice_loss, scores
 
 TRUTH = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.uint8)  # 4 person pixels
@@ -64,11 +61,3 @@ def test_loss_option_is_recorded(options, loss):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.train.loss == loss and config.train.loss in LOSSES
 
-
-def test_a_run_config_from_before_the_loss_option_keeps_dice_on_every_image(tmp_path):
-    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
-    config.save(tmp_path / "config.json")
-    raw = json.loads((tmp_path / "config.json").read_text())
-    del raw["train"]["loss"]
-    (tmp_path / "config.json").write_text(json.dumps(raw))
-    assert RunConfig.load(tmp_path / "config.json").train.loss == "bce-dice"

@@ -1,0 +1,21 @@
+"""Run configs written before an option existed load with the behaviour those runs had."""
+
+import json
+
+import pytest
+
+from training import train
+from training.config import RunConfig
+
+
+@pytest.mark.parametrize("section, field, old_value", [
+    ("data", "balance_groups", False),  # every pair of a root drawn equally often
+    ("train", "loss", "bce-dice"),  # Dice on every image, person-free ones included
+])
+def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, section, field, old_value):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
+    config.save(tmp_path / "config.json")
+    raw = json.loads((tmp_path / "config.json").read_text())
+    del raw[section][field]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert getattr(getattr(RunConfig.load(tmp_path / "config.json"), section), field) == old_value
