@@ -23,8 +23,7 @@ def dice_loss(y_true, y_pred, smooth: float = 1.0):
 def bce_dice_loss(y_true, y_pred):
     """Mean binary cross-entropy per image plus the Dice loss."""
     y_true = ops.cast(y_true, y_pred.dtype)
-    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
-    return bce + dice_loss(y_true, y_pred)
+    return _bce_per_image(y_true, y_pred) + dice_loss(y_true, y_pred)
 
 
 @keras.saving.register_keras_serializable(package="training")
@@ -38,9 +37,13 @@ def bce_person_dice_loss(y_true, y_pred):
     images are therefore left to the cross-entropy alone.
     """
     y_true = ops.cast(y_true, y_pred.dtype)
-    bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
     has_person = ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_pred.dtype)
-    return bce + has_person * dice_loss(y_true, y_pred)
+    return _bce_per_image(y_true, y_pred) + has_person * dice_loss(y_true, y_pred)
+
+
+def _bce_per_image(y_true, y_pred):
+    """Binary cross-entropy averaged over each image's pixels."""
+    return ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
 
 
 LOSSES = {"bce-dice": bce_dice_loss, "bce-person-dice": bce_person_dice_loss}

@@ -24,7 +24,7 @@ from model.segmenter import Segmenter
 PHOTOS = ("astronaut", "camera", "grace_hopper", "chelsea", "coffee", "rocket", "grass", "gravel")
 TILE_HEIGHT = 220
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-MAX_PIXELS = 40_000_000
+MAX_PIXELS = 100_000_000  # local files: the ceiling of the batch command line (model/__main__.py)
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -49,8 +49,10 @@ def grace_hopper() -> np.ndarray:
 
 
 def own_photos(paths: list[Path]) -> dict[str, np.ndarray]:
-    """Photos by file stem: named files, and a folder's image files in name order; unreadable ones are skipped
-    with a line on stderr."""
+    """Photos by file stem: the named files, and each folder's image files in name order.
+
+    A file that cannot be read or decoded is skipped with one line on stderr.
+    """
     files: list[Path] = []
     for path in paths:
         files += sorted(f for f in path.iterdir() if f.suffix.lower() in SUFFIXES) if path.is_dir() else [path]

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import keras
 
-import training.metrics  # noqa: F401  (registers the losses that training checkpoints name)
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
@@ -45,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m training.soup`."""
     args = parse_args(argv)
     try:
+        # compile=False: the loss a training checkpoint names is not needed to read its weights.
         models = [keras.saving.load_model(path, compile=False) for path in (args.first, args.second)]
         averaged = soup(*models, args.weight)
     except (OSError, ValueError) as error:
