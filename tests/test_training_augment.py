@@ -36,3 +36,16 @@ def test_augmentation_off_is_a_plain_letterbox():
     rgb, label = training_sample(image, mask, None, AugmentConfig.off(64))
     assert float(tf.reduce_mean(tf.abs(rgb[..., 0] - rgb[..., 1]))) > 30.0
     assert 0.0 < float(tf.reduce_mean(label)) < 0.5
+
+
+def test_paste_scale_sets_the_size_of_pasted_people():
+    image, mask = _colourful_pair()
+    background = tf.fill((80, 80, 3), 128.0)
+    areas = {}
+    for scale in (0.15, 1.0):
+        tf.random.set_seed(4)
+        config = AugmentConfig(size=64, paste_probability=1.0, paste_scale=(scale, scale))
+        labels = [training_sample(image, mask, background, config)[1] for _ in range(8)]
+        areas[scale] = float(np.mean([tf.reduce_mean(label) for label in labels]))
+    # Area goes with the square of the scale: 0.15^2 = 0.0225 of the full-size paste (rounding aside).
+    assert 0 < areas[0.15] < 0.05 * areas[1.0]

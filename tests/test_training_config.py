@@ -11,6 +11,7 @@ from training.config import RunConfig
 @pytest.mark.parametrize("section, field, old_value", [
     ("data", "balance_groups", False),  # every pair of a root drawn equally often
     ("train", "loss", "bce-dice"),  # Dice on every image, person-free ones included
+    ("data", "paste_scale", (0.25, 1.5)),  # the pasted sizes before the option
 ])
 def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, section, field, old_value):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
@@ -19,3 +20,12 @@ def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, sectio
     del raw[section][field]
     (tmp_path / "config.json").write_text(json.dumps(raw))
     assert getattr(getattr(RunConfig.load(tmp_path / "config.json"), section), field) == old_value
+
+
+def test_paste_scale_option_is_recorded_and_checked(tmp_path):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", "--paste-scale", "0.1", "1.2"]))
+    assert config.data.paste_scale == (0.1, 1.2)
+    config.save(tmp_path / "config.json")
+    assert RunConfig.load(tmp_path / "config.json").data.paste_scale == (0.1, 1.2)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", "root", "--out", "run", "--paste-scale", "1.2", "0.1"])

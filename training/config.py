@@ -44,6 +44,7 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     paste_probability: float = 0.4
+    paste_scale: tuple[float, float] = (0.25, 1.5)  # pasted person's size, relative to fitting the frame
     grey_probability: float = 0.05
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
@@ -94,6 +95,7 @@ class RunConfig:
         data = dict(raw["data"])
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
+        data["paste_scale"] = tuple(data.get("paste_scale", DataConfig.paste_scale))  # JSON has lists
         train = dict(raw["train"])
         train.setdefault("loss", "bce-dice")  # runs written before the option used Dice on every image
         return cls(
