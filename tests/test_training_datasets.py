@@ -42,4 +42,3 @@ def test_training_batches_draw_groups_as_balanced(balance, sequence_share):
 def test_group_balance_is_on_by_default_and_off_with_its_option(options, balanced):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.data.balance_groups is balanced
-

@@ -60,4 +60,3 @@ def test_person_dice_leaves_person_free_images_to_the_cross_entropy():
 def test_loss_option_is_recorded(options, loss):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.train.loss == loss and config.train.loss in LOSSES
-

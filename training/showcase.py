@@ -10,7 +10,9 @@ it will serve.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -48,21 +50,16 @@ def grace_hopper() -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-def own_photos(paths: list[Path]) -> dict[str, np.ndarray]:
-    """Photos by file stem: the named files, and each folder's image files in name order.
-
-    A file that cannot be read or decoded is skipped with one line on stderr.
+def own_photos(paths: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
+    """(file stem, photo) of the named files, and of each folder's image files in name order, decoded
+    one at a time; a file that cannot be read or decoded is skipped with one line on stderr.
     """
-    files: list[Path] = []
     for path in paths:
-        files += sorted(f for f in path.iterdir() if f.suffix.lower() in SUFFIXES) if path.is_dir() else [path]
-    photos = {}
-    for file in files:
-        try:
-            photos[file.stem] = decode(file.read_bytes(), MAX_PIXELS)
-        except (OSError, ImageError) as error:
-            print(f"skipped {file}: {error}", file=sys.stderr)
-    return photos
+        for file in sorted(f for f in path.iterdir() if f.suffix.lower() in SUFFIXES) if path.is_dir() else [path]:
+            try:
+                yield file.stem, decode(file.read_bytes(), MAX_PIXELS)
+            except (OSError, ImageError) as error:
+                print(f"skipped {file}: {error}", file=sys.stderr)
 
 
 def row(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray, float]:
@@ -83,16 +80,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="your own photos, added after the built-in ones")
     parser.add_argument("--only-mine", action="store_true", help="leave the built-in photos out")
     args = parser.parse_args(argv)
-    photos = {} if args.only_mine else {name: load_photo(name) for name in PHOTOS}
-    photos.update(own_photos(args.photos))
-    if not photos:
-        parser.error("no photos to show")
+    built_in = () if args.only_mine else PHOTOS
+    # One photo in memory at a time: your folder may hold many large ones.
+    photos = itertools.chain(((name, load_photo(name)) for name in built_in), own_photos(args.photos))
     segmenter = Segmenter.load(args.model)
     rows = []
-    for name, rgb in photos.items():
+    for name, rgb in photos:
         image, area = row(segmenter, rgb)
         rows.append(image)
         print(f"{name}: person area {area:.1%}")
+    if not rows:
+        parser.error("no photos to show")
     widest = max(r.shape[1] for r in rows)
     panel = np.vstack([np.pad(r, ((0, 4), (0, widest - r.shape[1]), (0, 0)), constant_values=255) for r in rows])
     args.out.parent.mkdir(parents=True, exist_ok=True)
