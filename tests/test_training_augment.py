@@ -49,3 +49,16 @@ def test_paste_scale_sets_the_size_of_pasted_people():
         areas[scale] = float(np.mean([tf.reduce_mean(label) for label in labels]))
     # Area goes with the square of the scale: 0.15^2 = 0.0225 of the full-size paste (rounding aside).
     assert 0 < areas[0.15] < 0.05 * areas[1.0]
+
+
+def test_photo_scale_above_one_zooms_into_the_photo():
+    image = tf.fill((90, 70, 3), tf.constant(200, tf.uint8))
+    mask = tf.ones((90, 70), tf.uint8)  # a person filling the photo: the label shows how much of the frame it fills
+    filled = {}
+    for scale in (1.0, 3.0):
+        tf.random.set_seed(5)
+        config = AugmentConfig(size=64, paste_probability=0.0, photo_scale=(scale, scale))
+        filled[scale] = float(np.mean([tf.reduce_mean(training_sample(image, mask, None, config)[1]) for _ in range(8)]))
+    # At 1.0 the 90x70 photo is letterboxed to 64x50 (0.78 of the frame, less after rotation);
+    # at 3.0 a crop of the photo fills the frame, only the rotation's corners stay empty.
+    assert filled[1.0] < 0.8 and filled[3.0] > 0.88

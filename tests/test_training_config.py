@@ -12,6 +12,7 @@ from training.config import RunConfig
     ("data", "balance_groups", False),  # every pair of a root drawn equally often
     ("train", "loss", "bce-dice"),  # Dice on every image, person-free ones included
     ("data", "paste_scale", (0.25, 1.5)),  # the pasted sizes before the option
+    ("data", "photo_scale", (0.6, 2.0)),  # the zoom range of unpasted photos before the option
 ])
 def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, section, field, old_value):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))
@@ -22,10 +23,13 @@ def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, sectio
     assert getattr(getattr(RunConfig.load(tmp_path / "config.json"), section), field) == old_value
 
 
-def test_paste_scale_option_is_recorded_and_checked(tmp_path):
-    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", "--paste-scale", "0.1", "1.2"]))
-    assert config.data.paste_scale == (0.1, 1.2)
+@pytest.mark.parametrize("option", ["--paste-scale", "--photo-scale"])
+def test_a_scale_option_is_recorded_and_checked(tmp_path, option):
+    field = option[2:].replace("-", "_")
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", option, "0.1", "1.2"]))
+    assert getattr(config.data, field) == (0.1, 1.2)
     config.save(tmp_path / "config.json")
-    assert RunConfig.load(tmp_path / "config.json").data.paste_scale == (0.1, 1.2)
-    with pytest.raises(SystemExit):
-        train.parse_args(["--data", "root", "--out", "run", "--paste-scale", "1.2", "0.1"])
+    assert getattr(RunConfig.load(tmp_path / "config.json").data, field) == (0.1, 1.2)
+    for bad in (["1.2", "0.1"], ["0", "1.2"]):
+        with pytest.raises(SystemExit):
+            train.parse_args(["--data", "root", "--out", "run", option, *bad])

@@ -44,6 +44,7 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     paste_probability: float = 0.4
+    photo_scale: tuple[float, float] = (0.6, 2.0)  # unpasted photo's size, relative to fitting the frame
     paste_scale: tuple[float, float] = (0.25, 1.5)  # pasted person's size, relative to fitting the frame
     grey_probability: float = 0.05
     augment: bool = True
@@ -95,7 +96,8 @@ class RunConfig:
         data = dict(raw["data"])
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
-        data["paste_scale"] = tuple(data.get("paste_scale", DataConfig.paste_scale))  # JSON has lists
+        for scale in ("photo_scale", "paste_scale"):  # JSON has lists; runs written before an option get its default
+            data[scale] = tuple(data.get(scale, getattr(DataConfig, scale)))
         train = dict(raw["train"])
         train.setdefault("loss", "bce-dice")  # runs written before the option used Dice on every image
         return cls(

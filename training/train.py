@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--patience", type=int, default=8, help="early stopping on validation IoU")
     parser.add_argument("--paste-probability", type=float, default=DataConfig.paste_probability,
                         help="share of samples whose person is pasted onto a person-free photo")
+    parser.add_argument("--photo-scale", type=float, nargs=2, default=DataConfig.photo_scale,
+                        metavar=("MIN", "MAX"), help="size range of unpasted photos, relative to fitting the frame "
+                                                     "(above 1 zooms in: close-ups such as portraits)")
     parser.add_argument("--paste-scale", type=float, nargs=2, default=DataConfig.paste_scale,
                         metavar=("MIN", "MAX"), help="size range of pasted people, relative to fitting the frame "
                                                      "(smaller: people in wide shots)")
@@ -73,9 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.resume and not args.data:
         parser.error("--data is required unless --resume")
-    low, high = args.paste_scale
-    if not 0 < low <= high:
-        parser.error(f"--paste-scale needs 0 < MIN <= MAX, got {low:g} {high:g}")
+    for option in ("photo_scale", "paste_scale"):
+        low, high = getattr(args, option)
+        if not 0 < low <= high:
+            parser.error(f"--{option.replace('_', '-')} needs 0 < MIN <= MAX, got {low:g} {high:g}")
     return args
 
 
@@ -86,6 +90,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             roots=tuple(DataRoot.parse(text) for text in args.data),
             image_size=args.image_size,
             paste_probability=args.paste_probability,
+            photo_scale=tuple(args.photo_scale),
             paste_scale=tuple(args.paste_scale),
             grey_probability=args.grey_probability,
             augment=not args.no_augment,
@@ -204,7 +209,7 @@ def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
         raise SystemExit("the validation split is empty: add pairs or raise the validation fraction")
     size, batch = config.data.image_size, config.train.batch_size
     augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability,
-                            paste_scale=config.data.paste_scale,
+                            photo_scale=config.data.photo_scale, paste_scale=config.data.paste_scale,
                             grey_probability=config.data.grey_probability) if config.data.augment \
         else AugmentConfig.off(size)
     train_data = train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups)
