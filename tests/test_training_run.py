@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.shapes import write_root
-from training import evaluate, export, train
+from training import data as datalib, evaluate, export, train
 from training.callbacks import read_log
 from training.config import ModelConfig
 from training.deeplab import ENCODER_TAPS, build_deeplabv3plus
@@ -67,6 +67,28 @@ def test_evaluate_scores_exactly_the_chosen_split(run, tmp_path, split):
     expected = {pair_id for _, pair_id in json.loads((run / "manifest.json").read_text())[split]}
     scored = {line.split(",")[1] for line in (out / "per_image.csv").read_text().splitlines()[1:]}
     assert scored == expected
+
+
+def test_evaluate_close_up_scores_crops_of_the_photos_with_a_person(run, tmp_path):
+    out = tmp_path / "close"
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", "train", "--close-up",
+                          "--out", str(out)]) == 0
+    people = {pair_id for root, pair_id in json.loads((run / "manifest.json").read_text())["train"]
+              if Path(root).name == "shapes"}
+    rows = (out / "per_image.csv").read_text().splitlines()[1:]
+    assert {line.split(",")[1] for line in rows} == people
+
+
+def test_close_up_is_the_head_and_shoulders_box_of_the_mask():
+    mask = np.zeros((400, 300), np.uint8)
+    mask[100:300, 120:181] = 1  # a standing person 200 px tall, its columns centred on x = 150
+    photo = np.zeros((400, 300, 3), np.uint8)
+    pair = datalib.Pair(root="r", id="p")
+    crop = evaluate.close_up(datalib.Sample(pair, photo, mask))
+    # From 0.05 of the height above the head (y 90) to 0.3 below its top (y 160), 0.2 either side (x 110-190).
+    assert crop.image.shape == (70, 80, 3) and crop.mask.shape == (70, 80)
+    assert crop.mask[:10].sum() == 0 and crop.mask[10:, 10:71].all() and not crop.mask[:, :10].any()
+    assert evaluate.close_up(datalib.Sample(pair, photo, np.zeros_like(mask))) is None
 
 
 def test_export_loads_in_a_fresh_process_with_the_same_output(run, tmp_path):

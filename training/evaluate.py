@@ -3,12 +3,14 @@
 Reports, per root and overall, Accuracy, F1 (Dice), Jaccard (IoU), Recall and Precision over all
 pixels at the photo's own resolution, the mean absolute error of the soft mask and the mean
 predicted person area; writes a per-image CSV, a JSON summary and a panel of the worst and best images.
+With --close-up it scores head-and-shoulders crops of the photos with a person instead (portraits).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -25,6 +27,9 @@ from training.metrics import confusion, scores
 
 PANEL_ROWS = 4  # worst and best images each
 PANEL_HEIGHT = 192
+# Head-and-shoulders box, in units of the person's height in the mask: from a little above the head down
+# to about the chest, centred on the head (the columns of the person's top rows).
+CLOSE_UP_ABOVE, CLOSE_UP_BELOW, CLOSE_UP_HALF_WIDTH, HEAD_ROWS = 0.05, 0.3, 0.2, 0.15
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="input side for a model without a fixed input size (default: the run's training size, else 320)")
     parser.add_argument("--refine", action="store_true",
                         help="score the alpha the service returns: the probability refined along the photo's edges")
+    parser.add_argument("--close-up", action="store_true",
+                        help="score a head-and-shoulders crop of every photo with a person (a portrait), cut "
+                             "around the person's head as the mask shows it; person-free photos are left out")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
     return parser.parse_args(argv)
 
@@ -54,15 +62,32 @@ def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
     return [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
 
 
-def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair],
-             refine: bool = False) -> tuple[list[dict], dict[str, dict], list]:
+def close_up(sample: datalib.Sample) -> datalib.Sample | None:
+    """The head-and-shoulders crop of a photo with a person, or None for a person-free photo."""
+    rows, columns = np.nonzero(sample.mask)
+    if rows.size == 0:
+        return None
+    top, height = int(rows.min()), int(rows.max() - rows.min() + 1)
+    centre = int(columns[rows < top + HEAD_ROWS * height].mean())
+    half = max(1, round(CLOSE_UP_HALF_WIDTH * height))
+    y0, y1 = max(0, top - round(CLOSE_UP_ABOVE * height)), top + max(1, round(CLOSE_UP_BELOW * height))
+    x0, x1 = max(0, centre - half), centre + half
+    return dataclasses.replace(sample, image=np.ascontiguousarray(sample.image[y0:y1, x0:x1]),
+                               mask=np.ascontiguousarray(sample.mask[y0:y1, x0:x1]))
+
+
+def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = False,
+             close_ups: bool = False) -> tuple[list[dict], dict[str, dict], list]:
     """Per-image rows, per-root and overall summaries, and (score, photo, truth, probability) for the panel.
 
-    With `refine`, the probability goes through the service's edge refinement first (`model.refine`).
+    With `refine`, the probability goes through the service's edge refinement first (`model.refine`);
+    with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`).
     """
     rows, counts, errors, areas, shown = [], {}, {}, {}, []
     for pair in pairs:
         sample = datalib.read_pair(pair)
+        if sample is not None and close_ups:
+            sample = close_up(sample)
         if sample is None:
             continue
         probability = segmenter.predict(sample.image)
@@ -145,14 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, summary, shown = evaluate(segmenter, pairs, args.refine)
+    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up)
     if not rows:
-        print("error: no readable pairs to evaluate", file=sys.stderr)
+        what = "pairs with a person" if args.close_up else "pairs"
+        print(f"error: no readable {what} to evaluate", file=sys.stderr)
         return 2
     out = args.out or ((args.run / "eval") if args.run else Path("eval"))
     write_report(out, rows, summary, shown)
     refined = ", edge refinement on" if args.refine else ""
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}, {len(rows)} images")
+    cropped = ", head-and-shoulders crops" if args.close_up else ""
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{cropped}, {len(rows)} images")
     print(format_table(summary))
     print(f"report: {out}/summary.json, {out}/per_image.csv, {out}/panel.png")
     return 0
