@@ -58,7 +58,8 @@ def test_photo_scale_above_one_zooms_into_the_photo():
     for scale in (1.0, 3.0):
         tf.random.set_seed(5)
         config = AugmentConfig(size=64, paste_probability=0.0, photo_scale=(scale, scale))
-        filled[scale] = float(np.mean([tf.reduce_mean(training_sample(image, mask, None, config)[1]) for _ in range(8)]))
+        labels = [training_sample(image, mask, None, config)[1] for _ in range(8)]
+        filled[scale] = float(np.mean([tf.reduce_mean(label) for label in labels]))
     # At 1.0 the 90x70 photo is letterboxed to 64x50 (0.78 of the frame, less after rotation);
     # at 3.0 a crop of the photo fills the frame, only the rotation's corners stay empty.
     assert filled[1.0] < 0.8 and filled[3.0] > 0.88
