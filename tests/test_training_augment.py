@@ -38,15 +38,19 @@ def test_augmentation_off_is_a_plain_letterbox():
     assert 0.0 < float(tf.reduce_mean(label)) < 0.5
 
 
+def _mean_label(image: tf.Tensor, mask: tf.Tensor, background: tf.Tensor | None, config: AugmentConfig,
+                seed: int) -> float:
+    """The person's share of the frame, averaged over eight augmented samples."""
+    tf.random.set_seed(seed)
+    labels = [training_sample(image, mask, background, config)[1] for _ in range(8)]
+    return float(np.mean([tf.reduce_mean(label) for label in labels]))
+
+
 def test_paste_scale_sets_the_size_of_pasted_people():
     image, mask = _colourful_pair()
     background = tf.fill((80, 80, 3), 128.0)
-    areas = {}
-    for scale in (0.15, 1.0):
-        tf.random.set_seed(4)
-        config = AugmentConfig(size=64, paste_probability=1.0, paste_scale=(scale, scale))
-        labels = [training_sample(image, mask, background, config)[1] for _ in range(8)]
-        areas[scale] = float(np.mean([tf.reduce_mean(label) for label in labels]))
+    areas = {scale: _mean_label(image, mask, background, AugmentConfig(
+        size=64, paste_probability=1.0, paste_scale=(scale, scale)), seed=4) for scale in (0.15, 1.0)}
     # Area goes with the square of the scale: 0.15^2 = 0.0225 of the full-size paste (rounding aside).
     assert 0 < areas[0.15] < 0.05 * areas[1.0]
 
@@ -54,12 +58,8 @@ def test_paste_scale_sets_the_size_of_pasted_people():
 def test_photo_scale_above_one_zooms_into_the_photo():
     image = tf.fill((90, 70, 3), tf.constant(200, tf.uint8))
     mask = tf.ones((90, 70), tf.uint8)  # a person filling the photo: the label shows how much of the frame it fills
-    filled = {}
-    for scale in (1.0, 3.0):
-        tf.random.set_seed(5)
-        config = AugmentConfig(size=64, paste_probability=0.0, photo_scale=(scale, scale))
-        labels = [training_sample(image, mask, None, config)[1] for _ in range(8)]
-        filled[scale] = float(np.mean([tf.reduce_mean(label) for label in labels]))
+    filled = {scale: _mean_label(image, mask, None, AugmentConfig(
+        size=64, paste_probability=0.0, photo_scale=(scale, scale)), seed=5) for scale in (1.0, 3.0)}
     # At 1.0 the 90x70 photo is letterboxed to 64x50 (0.78 of the frame, less after rotation);
     # at 3.0 a crop of the photo fills the frame, only the rotation's corners stay empty.
     assert filled[1.0] < 0.8 and filled[3.0] > 0.88
