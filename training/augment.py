@@ -11,17 +11,19 @@ import math
 import tensorflow as tf
 
 from model.letterbox import PAD_VALUE
+from training.config import DataConfig
 
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
-    """Strength of every augmentation; the defaults are the ones the shipped model trained with."""
+    """Strength of every augmentation. What a run records (`DataConfig`) defaults to the same values;
+    the rest are fixed here. The shipped model's own settings are in model/MODEL_CARD.md."""
 
     size: int
-    paste_probability: float = 0.4
-    grey_probability: float = 0.05  # black-and-white photos exist; a colour-only model misses people in them
-    photo_scale: tuple[float, float] = (0.6, 2.0)  # relative to fitting the photo's long side; >1 zooms in
-    paste_scale: tuple[float, float] = (0.25, 1.5)  # people pasted smaller too: small people in wide shots
+    paste_probability: float = DataConfig.paste_probability
+    grey_probability: float = DataConfig.grey_probability  # a colour-only model misses people in grey photos
+    photo_scale: tuple[float, float] = DataConfig.photo_scale  # relative to fitting the long side; >1 zooms in
+    paste_scale: tuple[float, float] = DataConfig.paste_scale  # smaller too: small people in wide shots
     max_rotation_degrees: float = 10.0
     background_crop: tuple[float, float] = (0.35, 1.0)  # of the background's shorter side
     enabled: bool = True  # False: letterbox only, as validation and serving see photos
