@@ -69,6 +69,24 @@ def test_evaluate_scores_exactly_the_chosen_split(run, tmp_path, split):
     assert scored == expected
 
 
+@pytest.mark.parametrize("only, kept", [(["--sets", "empty"], lambda root, pair_id: Path(root).name == "empty"),
+                                        (["--id-prefix", "s0"], lambda root, pair_id: pair_id.startswith("s0"))])
+def test_evaluate_scores_only_the_sets_and_ids_asked_for(run, tmp_path, only, kept):
+    out = tmp_path / "only"
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", "train", *only,
+                          "--out", str(out)]) == 0
+    train_pairs = json.loads((run / "manifest.json").read_text())["train"]
+    expected = {pair_id for root, pair_id in train_pairs if kept(root, pair_id)}
+    scored = {line.split(",")[1] for line in (out / "per_image.csv").read_text().splitlines()[1:]}
+    assert scored == expected and 0 < len(expected) < len(train_pairs)
+
+
+def test_evaluate_says_so_when_the_filters_leave_nothing(run, tmp_path, capsys):
+    code = evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--sets", "shapes",
+                          "--id-prefix", "e", "--out", str(tmp_path / "none")])
+    assert code == 2 and "no pair left to evaluate" in capsys.readouterr().err
+
+
 def test_evaluate_close_up_scores_crops_of_the_photos_with_a_person(run, tmp_path):
     out = tmp_path / "close"
     assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", "train", "--close-up",

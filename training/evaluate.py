@@ -50,16 +50,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--close-up", action="store_true",
                         help="score a head-and-shoulders crop of every photo with a person (a portrait), cut "
                              "around the person's head as the mask shows it; person-free photos are left out")
+    parser.add_argument("--sets", nargs="+", default=None, metavar="NAME",
+                        help="only the pairs of these sets, by the root's folder name (e.g. negatives)")
+    parser.add_argument("--id-prefix", default="", metavar="PREFIX",
+                        help="only the pairs whose id starts with PREFIX (e.g. coco: the COCO photos of negatives)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
     return parser.parse_args(argv)
 
 
 def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
-    """The chosen split of the run, or every pair of the roots given."""
+    """The chosen split of the run, or every pair of the roots given; then only the --sets and --id-prefix asked for."""
     if args.run is not None:
-        return datalib.load_manifest(args.run / "manifest.json")[args.split]
-    # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
-    return [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
+        pairs = datalib.load_manifest(args.run / "manifest.json")[args.split]
+    else:
+        # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
+        pairs = [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
+    chosen = [pair for pair in pairs if (args.sets is None or Path(pair.root).name in args.sets)
+              and pair.id.startswith(args.id_prefix)]
+    if pairs and not chosen:
+        raise ValueError("no pair left to evaluate: check --sets and --id-prefix")
+    return chosen
 
 
 def close_up(sample: datalib.Sample) -> datalib.Sample | None:
