@@ -59,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
-    """The chosen split of the run, or every pair of the roots given; then only the --sets and --id-prefix asked for."""
+    """The chosen split of the run, or every pair of the roots given, narrowed by --sets and --id-prefix."""
     if args.run is not None:
         pairs = datalib.load_manifest(args.run / "manifest.json")[args.split]
     else:
