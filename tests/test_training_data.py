@@ -30,6 +30,18 @@ def test_unreadable_photo_is_skipped_with_one_warning(tmp_path, caplog):
     assert len(warnings) == 1 and "s001.jpg" in warnings[0].getMessage()
 
 
+def test_webp_photos_are_found_and_decoded(tmp_path):
+    # WebP: the compact form a data set takes to a GPU host (model/MODEL_CARD.md, Training).
+    root = write_root(tmp_path / "set", 2)
+    jpeg = root / "images" / "s001.jpg"
+    cv2.imwrite(str(jpeg.with_suffix(".webp")), cv2.imread(str(jpeg)), [cv2.IMWRITE_WEBP_QUALITY, 101])
+    jpeg.unlink()
+    pairs = datalib.find_pairs(root)
+    assert [p.image_path.name for p in pairs] == ["s000.jpg", "s001.webp"]
+    sample = datalib.read_pair(pairs[1])
+    assert sample.image.shape == (72, 64, 3) and sample.mask.any()
+
+
 def test_root_without_pairs_names_the_root_and_layout(tmp_path):
     (tmp_path / "empty" / "images").mkdir(parents=True)
     with pytest.raises(ValueError, match=r"empty.*no usable pairs.*images/<id>"):

@@ -1,6 +1,8 @@
 """The training command end to end on a tiny generated set: train, resume, evaluate, export, reload."""
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -203,3 +205,36 @@ def test_quantize_reports_float_and_int8_on_the_same_split(run, tmp_path):
     probability = builtin.predict(np.full((80, 50, 3), 120, np.uint8))
     assert builtin.kernels == "builtin" and probability.shape == (80, 50)
     assert 0.0 <= probability.min() and probability.max() <= 1.0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX (requirements-dev.txt installs it)")
+def test_training_runs_on_jax_without_tensorflow_and_keeps_every_epoch(shapes, tmp_path):
+    # A GPU host may have JAX and no TensorFlow: TensorFlow is made unimportable in the child process,
+    # so the worker-process pipeline (training.batches) must carry the whole run.
+    people, empty = shapes
+    out = tmp_path / "jax-run"
+    argv = ["--data", f"{people}:1", f"{empty}:0.3", "--out", str(out), "--image-size", "64", "--batch-size", "4",
+            "--epochs", "2", "--steps-per-epoch", "2", "--head-filters", "16", "--keep-epochs", "--verbose", "0"]
+    code = f"""
+import runpy, sys
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "tensorflow":
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+sys.meta_path.insert(0, NoTensorFlow())
+sys.argv = ["training.train", *{argv!r}]
+runpy.run_module("training.train", run_name="__main__")
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "best validation IoU" in result.stdout
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == ["e01.keras", "e02.keras"]
+    assert [row["epoch"] for row in read_log(out / "log.csv")] == [0.0, 1.0]
+    # What JAX trained, TensorFlow serves: the exported file predicts as the checkpoint does.
+    served = out / "served.keras"
+    assert export.main([str(out), "--checkpoint", "epochs/e02.keras", "--out", str(served), "--size", "64"]) == 0
+    image = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    trained = keras.saving.load_model(out / "epochs" / "e02.keras", compile=False)
+    np.testing.assert_allclose(keras.saving.load_model(served, compile=False).predict(image, verbose=0),
+                               trained.predict(image, verbose=0), atol=1e-5)

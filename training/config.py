@@ -52,6 +52,34 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Strength of every augmentation. What a run records (`DataConfig`) defaults to the same values;
+    the rest are fixed here. The shipped model's own settings are in model/MODEL_CARD.md."""
+
+    size: int
+    paste_probability: float = DataConfig.paste_probability
+    grey_probability: float = DataConfig.grey_probability  # a colour-only model misses people in grey photos
+    photo_scale: tuple[float, float] = DataConfig.photo_scale  # relative to fitting the long side; >1 zooms in
+    paste_scale: tuple[float, float] = DataConfig.paste_scale  # smaller too: small people in wide shots
+    max_rotation_degrees: float = 10.0
+    background_crop: tuple[float, float] = (0.35, 1.0)  # of the background's shorter side
+    enabled: bool = True  # False: letterbox only, as validation and serving see photos
+
+    @classmethod
+    def of(cls, data: DataConfig) -> "AugmentConfig":
+        """The augmentation a run's data configuration asks for."""
+        if not data.augment:
+            return cls.off(data.image_size)
+        return cls(size=data.image_size, paste_probability=data.paste_probability, photo_scale=data.photo_scale,
+                   paste_scale=data.paste_scale, grey_probability=data.grey_probability)
+
+    @classmethod
+    def off(cls, size: int) -> "AugmentConfig":
+        """No augmentation at all."""
+        return cls(size=size, paste_probability=0.0, grey_probability=0.0, photo_scale=(1.0, 1.0), enabled=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The network: encoder, its initialisation, and the head width."""
 

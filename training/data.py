@@ -6,16 +6,19 @@ import dataclasses
 import json
 import logging
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from model.letterbox import letterbox
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-LAYOUT = "<root>/images/<id>.jpg|.jpeg|.png with <root>/masks/<id>.png (0 = background, >127 = person)"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+LAYOUT = "<root>/images/<id>.jpg|.jpeg|.png|.webp with <root>/masks/<id>.png (0 = background, >127 = person)"
 SPLITS = ("train", "val", "test")
 
 
@@ -73,6 +76,18 @@ def group_of(pair_id: str) -> str:
     """The split group: the id's prefix before its last `_` (a video sequence), else the id itself."""
     prefix, sep, _ = pair_id.rpartition("_")
     return prefix if sep else pair_id
+
+
+def group_weights(samples: list[Sample]) -> np.ndarray:
+    """Drawing probabilities that give every split group (a video sequence, else one photo) the same share.
+
+    The frames of one video look alike: drawn per frame, a 16-frame sequence would count sixteen
+    times as much as a single photo, and the few, varied single photos of a root would rarely be seen.
+    """
+    groups = [group_of(s.pair.id) for s in samples]
+    sizes = Counter(groups)
+    weights = np.array([1.0 / sizes[group] for group in groups])
+    return weights / weights.sum()
 
 
 def split_root(pairs: list[Pair], val_fraction: float, test_fraction: float, seed: int) -> dict[str, list[Pair]]:
@@ -166,3 +181,10 @@ def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4)
     with ThreadPoolExecutor(workers) as pool:
         samples = pool.map(lambda pair: read_pair(pair, max_side), pairs)
         return [sample for sample in samples if sample is not None]
+
+
+def letterboxed_arrays(samples: list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples letterboxed as serving does: images (N, size, size, 3) uint8, masks (N, size, size, 1) uint8."""
+    images = np.stack([letterbox(s.image, size)[0] for s in samples])
+    masks = np.stack([letterbox(s.mask, size, cv2.INTER_NEAREST)[0] for s in samples])
+    return images, masks

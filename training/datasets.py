@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-import cv2
 import numpy as np
 import tensorflow as tf
 
-from model.letterbox import letterbox
-from training.augment import AugmentConfig, training_sample
-from training.data import Sample, group_of
+from training.augment import training_sample
+from training.config import AugmentConfig
+from training.data import Sample, group_weights, letterboxed_arrays
 
 _IMAGE_SPEC = tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8)
 _MASK_SPEC = tf.TensorSpec(shape=(None, None), dtype=tf.uint8)
-
-
-def group_weights(samples: list[Sample]) -> np.ndarray:
-    """Drawing probabilities that give every split group (a video sequence, else one photo) the same share.
-
-    The frames of one video look alike: drawn per frame, a 16-frame sequence would count sixteen
-    times as much as a single photo, and the few, varied single photos of a root would rarely be seen.
-    """
-    groups = [group_of(s.pair.id) for s in samples]
-    sizes = Counter(groups)
-    weights = np.array([1.0 / sizes[group] for group in groups])
-    return weights / weights.sum()
 
 
 def _draw_probabilities(samples: list[Sample], balance_groups: bool) -> np.ndarray | None:
@@ -84,13 +69,6 @@ def train_dataset(by_root: list[tuple[float, list[Sample]]], config: AugmentConf
         dataset = pairs.map(lambda image, mask: training_sample(image, mask, None, config),
                             num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-
-
-def letterboxed_arrays(samples: list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Samples letterboxed as serving does: images (N, size, size, 3) uint8, masks (N, size, size, 1) uint8."""
-    images = np.stack([letterbox(s.image, size)[0] for s in samples])
-    masks = np.stack([letterbox(s.mask, size, cv2.INTER_NEAREST)[0] for s in samples])
-    return images, masks
 
 
 def validation_dataset(samples: list[Sample], size: int, batch_size: int) -> tf.data.Dataset:

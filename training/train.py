@@ -1,8 +1,13 @@
-"""Train DeepLabV3+ on folders of photos and masks: `python -m training.train --data ROOT[:WEIGHT] ... --out RUN_DIR`."""
+"""Train DeepLabV3+ on folders of photos and masks: `python -m training.train --data ROOT[:WEIGHT] ... --out RUN_DIR`.
+
+Runs on Keras' TensorFlow backend (tf.data input), or with KERAS_BACKEND=jax on a host that has JAX
+and no TensorFlow, such as a GPU host (worker-process input, `training.batches`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
 import sys
@@ -10,13 +15,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from training import data as datalib
-from training.augment import AugmentConfig
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
-from training.config import ENCODERS, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
-from training.datasets import train_dataset, validation_dataset
+from training.config import ENCODERS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
 from training.deeplab import build_deeplabv3plus
 from training.metrics import LOSSES, keras_metrics
 
@@ -29,6 +31,7 @@ CURVES_FILE = "curves.png"
 BEST_FILE = "best.keras"
 LAST_FILE = "last.keras"
 BACKUP_DIR = "backup"
+EPOCHS_DIR = "epochs"  # with --keep-epochs: every epoch's model, to choose or average checkpoints
 CACHE_SCALE = 1.5  # pairs are kept in memory with their long side at 1.5x the training size
 
 
@@ -68,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-group-balance", action="store_true",
                         help="draw every pair of a root equally often, instead of every video sequence "
                              "(ids <sequence>_<frame>) as often as one photo")
+    parser.add_argument("--keep-epochs", action="store_true",
+                        help=f"also keep every epoch's model as {EPOCHS_DIR}/eNN.keras "
+                             "(to choose or average checkpoints)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
                         help="stop cleanly between epochs before this many minutes have passed")
     parser.add_argument("--seed", type=int, default=1)
@@ -173,7 +179,8 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
     return model
 
 
-def _callbacks(config: RunConfig, run_dir: Path, images_per_step: int) -> list[keras.callbacks.Callback]:
+def _callbacks(config: RunConfig, run_dir: Path, images_per_step: int,
+               keep_epochs: bool = False) -> list[keras.callbacks.Callback]:
     best_so_far = max((row.get("val_iou", -1.0) for row in read_log(run_dir / LOG_FILE)), default=None)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run_dir / BACKUP_DIR), delete_checkpoint=False),
@@ -185,42 +192,69 @@ def _callbacks(config: RunConfig, run_dir: Path, images_per_step: int) -> list[k
                                         save_best_only=True, initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_iou", mode="max", patience=config.train.patience),
     ]
+    if keep_epochs:
+        (run_dir / EPOCHS_DIR).mkdir(exist_ok=True)
+        callbacks.append(keras.callbacks.ModelCheckpoint(str(run_dir / EPOCHS_DIR / "e{epoch:02d}.keras")))
     if config.train.time_budget_minutes > 0:
         callbacks.append(TimeBudget(config.train.time_budget_minutes))
     return callbacks
 
 
-def _strategy() -> tf.distribute.Strategy:
-    """Mirrored over several GPUs, mixed precision on any GPU; the CPU path is unchanged."""
+def _tensorflow_backend() -> bool:
+    return keras.backend.backend() == "tensorflow"
+
+
+def _device_scope() -> contextlib.AbstractContextManager:
+    """Mixed precision on any GPU, mirrored over several GPUs under TensorFlow; the CPU path is unchanged."""
+    if not _tensorflow_backend():  # JAX (a GPU host without TensorFlow): one device, bfloat16 on a GPU
+        import jax
+
+        if jax.default_backend() == "gpu":
+            keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         keras.mixed_precision.set_global_policy("mixed_float16")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()).scope()
 
 
-def train(config: RunConfig, run_dir: Path, verbose: int = 2) -> Path:
+@contextlib.contextmanager
+def _input_pipeline(config: RunConfig, by_root: list[tuple[float, list[datalib.Sample]]],
+                    val: list[datalib.Sample]):
+    """(training batches, validation data): tf.data under TensorFlow, else worker processes (`training.batches`)."""
+    size, batch = config.data.image_size, config.train.batch_size
+    augment = AugmentConfig.of(config.data)
+    if _tensorflow_backend():
+        from training.datasets import train_dataset, validation_dataset
+
+        yield (train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups),
+               validation_dataset(val, size, batch))
+        return
+    from training.batches import WorkerBatches, job
+
+    with WorkerBatches(job(by_root, augment, batch, config.train.seed, config.data.balance_groups)) as workers:
+        yield iter(workers), datalib.letterboxed_arrays(val, size)
+
+
+def train(config: RunConfig, run_dir: Path, verbose: int = 2, keep_epochs: bool = False) -> Path:
     """Run (or continue) training; returns the path of the best model."""
     keras.utils.set_random_seed(config.train.seed)
     manifest = datalib.load_manifest(run_dir / MANIFEST_FILE)
     by_root, val = load_samples(config, manifest)
     if not val:
         raise SystemExit("the validation split is empty: add pairs or raise the validation fraction")
-    size, batch = config.data.image_size, config.train.batch_size
-    augment = AugmentConfig(size=size, paste_probability=config.data.paste_probability,
-                            photo_scale=config.data.photo_scale, paste_scale=config.data.paste_scale,
-                            grey_probability=config.data.grey_probability) if config.data.augment \
-        else AugmentConfig.off(size)
-    train_data = train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups)
-    val_data = validation_dataset(val, size, batch)
+    batch = config.train.batch_size
     weighted = sum(len(samples) for weight, samples in by_root if weight > 0)
     steps = config.train.steps_per_epoch or max(1, math.ceil(weighted / batch))
-    with _strategy().scope():
-        model = build_model(config, steps * config.train.epochs)
-    model.fit(train_data, validation_data=val_data, epochs=config.train.epochs, steps_per_epoch=steps,
-              callbacks=_callbacks(config, run_dir, batch), verbose=verbose,
-              shuffle=False)  # tf.data shuffles already
+    # The pipeline starts first: its worker processes (non-TensorFlow backends) fork before any accelerator does.
+    with _input_pipeline(config, by_root, val) as (train_data, val_data):
+        with _device_scope():
+            model = build_model(config, steps * config.train.epochs)
+        model.fit(train_data, validation_data=val_data, epochs=config.train.epochs, steps_per_epoch=steps,
+                  validation_batch_size=batch, callbacks=_callbacks(config, run_dir, batch, keep_epochs),
+                  verbose=verbose, shuffle=False)  # the pipelines shuffle already
     plot_curves(run_dir / LOG_FILE, run_dir / CURVES_FILE)
     return run_dir / BEST_FILE
 
@@ -235,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    best = train(config, args.out, verbose)
+    best = train(config, args.out, verbose, args.keep_epochs)
     rows = read_log(args.out / LOG_FILE)
     if rows:
         top = max(rows, key=lambda row: row.get("val_iou", -1.0))

@@ -1,0 +1,134 @@
+"""Augmented training batches made by worker processes: the input pipeline for Keras backends without TensorFlow.
+
+`training.datasets` builds the same stream with tf.data. Here every batch is drawn and augmented
+(`training.augment_cv`) in a pool of forked processes, which share the decoded samples with the
+parent copy-on-write; a bounded number of batches is in flight, so memory stays flat. Batch `i`
+depends only on the seed and `i`, not on the number of workers.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import multiprocessing
+import os
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from training import augment_cv
+from training.config import AugmentConfig
+from training.data import Sample, group_weights
+
+BATCHES_AHEAD_PER_WORKER = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pool:
+    """What a batch is drawn from: per root its samples and drawing probabilities, and the roots' shares."""
+
+    samples: list[list[Sample]]
+    within: list[np.ndarray]
+    shares: np.ndarray
+
+    @classmethod
+    def of(cls, by_root: list[tuple[float, list[Sample]]], balance_groups: bool) -> "_Pool | None":
+        by_root = [(weight, samples) for weight, samples in by_root if weight > 0 and samples]
+        if not by_root:
+            return None
+        within = [group_weights(samples) if balance_groups else np.full(len(samples), 1.0 / len(samples))
+                  for _, samples in by_root]
+        shares = np.array([weight for weight, _ in by_root], np.float64)
+        return cls([samples for _, samples in by_root], within, shares / shares.sum())
+
+    def draw(self, rng: np.random.Generator) -> Sample:
+        root = rng.choice(len(self.samples), p=self.shares)
+        return self.samples[root][rng.choice(len(self.samples[root]), p=self.within[root])]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    pairs: _Pool
+    backgrounds: _Pool | None
+    config: AugmentConfig
+    batch_size: int
+    seed: int
+
+
+_JOB: _Job | None = None  # set in the parent before the fork; the workers read their copy
+
+
+def _start_worker() -> None:
+    # One process per core already: OpenCV's own threads would only compete (and its thread pool
+    # is not safe to use in a forked child whose parent used it).
+    cv2.setNumThreads(0)
+
+
+def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Batch `index`: images (B, size, size, 3) uint8 and masks (B, size, size, 1) uint8 0/1."""
+    rng = np.random.default_rng([job.seed, index])
+    images, masks = [], []
+    for _ in range(job.batch_size):
+        sample = job.pairs.draw(rng)
+        background = job.backgrounds.draw(rng).image if job.backgrounds is not None else None
+        image, mask = augment_cv.training_sample(sample.image, sample.mask, background, job.config, rng)
+        images.append(np.rint(image).astype(np.uint8))
+        masks.append((mask > 0.5).astype(np.uint8))
+    return np.stack(images), np.stack(masks)
+
+
+def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
+    assert _JOB is not None, "worker started without a job"
+    return make_batch(_JOB, index)
+
+
+def job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
+        balance_groups: bool = True) -> _Job:
+    """What to draw: each root with its weight; the person-free samples are also the paste backgrounds."""
+    pairs = _Pool.of(by_root, balance_groups)
+    if pairs is None:
+        raise ValueError("no training samples with a sampling weight above 0")
+    free = [(weight, [s for s in samples if not s.mask.any()]) for weight, samples in by_root]
+    backgrounds = _Pool.of(free, balance_groups) if config.paste_probability > 0 else None
+    return _Job(pairs, backgrounds, config, batch_size, seed)
+
+
+class WorkerBatches:
+    """Endless batches from a process pool, uint8 (images 0..255, masks 0/1); use as a context manager.
+
+    uint8 is a quarter of float32's bytes between the processes and to the GPU; the network takes
+    any numeric input (its first layer works in float), and the losses cast the mask.
+
+    Start it before the network touches an accelerator: the workers are forked, and a fork after
+    JAX or CUDA has started threads is unsafe.
+    """
+
+    def __init__(self, job_: _Job, workers: int | None = None):
+        self.job = job_
+        self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
+        self._pool = None
+
+    def __enter__(self) -> "WorkerBatches":
+        global _JOB
+        _JOB = self.job
+        self._pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=_start_worker)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self._pool is None:
+            raise RuntimeError("WorkerBatches must be entered (with ...) before iterating")
+        ahead = self.workers * BATCHES_AHEAD_PER_WORKER
+        pending = collections.deque(self._pool.apply_async(_batch, (i,)) for i in range(ahead))
+        index = ahead
+        while True:
+            images, masks = pending.popleft().get()
+            pending.append(self._pool.apply_async(_batch, (index,)))
+            index += 1
+            yield images, masks
