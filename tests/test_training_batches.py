@@ -22,7 +22,7 @@ def _roots(person_weight: float = 1.0, free_weight: float = 1.0):
 
 
 def test_a_batch_depends_only_on_the_seed_and_its_index():
-    job = batches.job(_roots(), AugmentConfig(size=32), batch_size=4, seed=7)
+    job = batches.make_job(_roots(), AugmentConfig(size=32), batch_size=4, seed=7)
     first, again, other = batches.make_batch(job, 3), batches.make_batch(job, 3), batches.make_batch(job, 4)
     assert first[0].shape == (4, 32, 32, 3) and first[1].shape == (4, 32, 32, 1)
     assert first[0].dtype == first[1].dtype == np.uint8
@@ -31,7 +31,7 @@ def test_a_batch_depends_only_on_the_seed_and_its_index():
 
 
 def test_the_worker_pool_yields_the_same_batches_in_order_whatever_the_number_of_workers():
-    job = batches.job(_roots(), AugmentConfig(size=32), batch_size=3, seed=2)
+    job = batches.make_job(_roots(), AugmentConfig(size=32), batch_size=3, seed=2)
     for workers in (1, 2):
         with batches.WorkerBatches(job, workers) as stream:
             got = [next(iter_) for iter_ in [iter(stream)] for _ in range(5)]
@@ -43,25 +43,25 @@ def test_the_worker_pool_yields_the_same_batches_in_order_whatever_the_number_of
 
 @pytest.mark.parametrize("free_weight, free_share", [(1.0, 0.5), (3.0, 0.75)])
 def test_roots_are_drawn_with_their_weights(free_weight, free_share):
-    job = batches.job(_roots(free_weight=free_weight), AugmentConfig.off(32), batch_size=50, seed=1)
+    job = batches.make_job(_roots(free_weight=free_weight), AugmentConfig.off(32), batch_size=50, seed=1)
     masks = np.concatenate([batches.make_batch(job, i)[1] for i in range(8)])
     share = float(np.mean(masks.max(axis=(1, 2, 3)) == 0))
     assert share == pytest.approx(free_share, abs=0.07)
 
 
 def test_only_person_free_photos_become_paste_backgrounds():
-    job = batches.job(_roots(), AugmentConfig(size=32, paste_probability=1.0), batch_size=4, seed=1)
+    job = batches.make_job(_roots(), AugmentConfig(size=32, paste_probability=1.0), batch_size=4, seed=1)
     assert job.backgrounds is not None
     assert all(not s.mask.any() for root in job.backgrounds.samples for s in root)
-    assert batches.job(_roots(), AugmentConfig(size=32, paste_probability=0.0), 4, 1).backgrounds is None
+    assert batches.make_job(_roots(), AugmentConfig(size=32, paste_probability=0.0), 4, 1).backgrounds is None
 
 
 def test_no_weighted_samples_is_an_error():
     with pytest.raises(ValueError, match="no training samples"):
-        batches.job(_roots(person_weight=0.0, free_weight=0.0), AugmentConfig(size=32), 4, 1)
+        batches.make_job(_roots(person_weight=0.0, free_weight=0.0), AugmentConfig(size=32), 4, 1)
 
 
 def test_iterating_before_entering_is_an_error():
-    stream = batches.WorkerBatches(batches.job(_roots(), AugmentConfig(size=32), 2, 1), workers=1)
+    stream = batches.WorkerBatches(batches.make_job(_roots(), AugmentConfig(size=32), 2, 1), workers=1)
     with pytest.raises(RuntimeError, match="entered"):
         next(iter(stream))

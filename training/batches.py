@@ -60,8 +60,8 @@ _JOB: _Job | None = None  # set in the parent before the fork; the workers read 
 
 
 def _start_worker() -> None:
-    # One process per core already: OpenCV's own threads would only compete (and its thread pool
-    # is not safe to use in a forked child whose parent used it).
+    # One process per core already: OpenCV's own threads would only compete (and a thread pool the
+    # parent started does not carry over into a forked child).
     cv2.setNumThreads(0)
 
 
@@ -83,8 +83,8 @@ def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
     return make_batch(_JOB, index)
 
 
-def job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
-        balance_groups: bool = True) -> _Job:
+def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
+             balance_groups: bool = True) -> _Job:
     """What to draw: each root with its weight; the person-free samples are also the paste backgrounds."""
     pairs = _Pool.of(by_root, balance_groups)
     if pairs is None:
@@ -104,8 +104,8 @@ class WorkerBatches:
     JAX or CUDA has started threads is unsafe.
     """
 
-    def __init__(self, job_: _Job, workers: int | None = None):
-        self.job = job_
+    def __init__(self, job: _Job, workers: int | None = None):
+        self.job = job
         self.workers = workers or max(1, (os.cpu_count() or 2) - 1)
         self._pool = None
 
@@ -116,10 +116,12 @@ class WorkerBatches:
         return self
 
     def __exit__(self, *exc) -> None:
+        global _JOB
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        _JOB = None
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if self._pool is None:

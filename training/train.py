@@ -232,9 +232,9 @@ def _input_pipeline(config: RunConfig, by_root: list[tuple[float, list[datalib.S
         yield (train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups),
                validation_dataset(val, size, batch))
         return
-    from training.batches import WorkerBatches, job
+    from training.batches import WorkerBatches, make_job
 
-    with WorkerBatches(job(by_root, augment, batch, config.train.seed, config.data.balance_groups)) as workers:
+    with WorkerBatches(make_job(by_root, augment, batch, config.train.seed, config.data.balance_groups)) as workers:
         yield iter(workers), datalib.letterboxed_arrays(val, size)
 
 
