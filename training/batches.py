@@ -19,7 +19,7 @@ import numpy as np
 
 from training import augment_cv
 from training.config import AugmentConfig
-from training.data import Sample, group_weights
+from training.data import Sample, drawable_roots, group_weights
 
 BATCHES_AHEAD_PER_WORKER = 2
 
@@ -33,10 +33,7 @@ class _Pool:
     shares: np.ndarray
 
     @classmethod
-    def of(cls, by_root: list[tuple[float, list[Sample]]], balance_groups: bool) -> "_Pool | None":
-        by_root = [(weight, samples) for weight, samples in by_root if weight > 0 and samples]
-        if not by_root:
-            return None
+    def of(cls, by_root: list[tuple[float, list[Sample]]], balance_groups: bool) -> "_Pool":
         within = [group_weights(samples) if balance_groups else np.full(len(samples), 1.0 / len(samples))
                   for _, samples in by_root]
         shares = np.array([weight for weight, _ in by_root], np.float64)
@@ -86,12 +83,9 @@ def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
 def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
              balance_groups: bool = True) -> _Job:
     """What to draw: each root with its weight; the person-free samples are also the paste backgrounds."""
-    pairs = _Pool.of(by_root, balance_groups)
-    if pairs is None:
-        raise ValueError("no training samples with a sampling weight above 0")
-    free = [(weight, [s for s in samples if not s.mask.any()]) for weight, samples in by_root]
-    backgrounds = _Pool.of(free, balance_groups) if config.paste_probability > 0 else None
-    return _Job(pairs, backgrounds, config, batch_size, seed)
+    pairs, free = drawable_roots(by_root)
+    backgrounds = _Pool.of(free, balance_groups) if free and config.paste_probability > 0 else None
+    return _Job(_Pool.of(pairs, balance_groups), backgrounds, config, batch_size, seed)
 
 
 class WorkerBatches:

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from training.augment import training_sample
 from training.config import AugmentConfig
-from training.data import Sample, group_weights, letterboxed_arrays
+from training.data import Sample, drawable_roots, group_weights, letterboxed_arrays
 
 _IMAGE_SPEC = tf.TensorSpec(shape=(None, None, 3), dtype=tf.uint8)
 _MASK_SPEC = tf.TensorSpec(shape=(None, None), dtype=tf.uint8)
@@ -51,13 +51,9 @@ def train_dataset(by_root: list[tuple[float, list[Sample]]], config: AugmentConf
     else every pair. The person-free samples of every root are also the backgrounds that people are
     pasted onto, drawn the same way.
     """
-    by_root = [(weight, samples) for weight, samples in by_root if weight > 0 and samples]
-    if not by_root:
-        raise ValueError("no training samples with a sampling weight above 0")
+    by_root, backgrounds = drawable_roots(by_root)
     streams = [_pair_stream(samples, seed + i, balance_groups) for i, (_, samples) in enumerate(by_root)]
     pairs = _weighted(streams, [w for w, _ in by_root], seed)
-    backgrounds = [(w, [s for s in samples if not s.mask.any()]) for w, samples in by_root]
-    backgrounds = [(w, free) for w, free in backgrounds if free]
     if backgrounds and config.paste_probability > 0:
         bg_streams = [tf.data.Dataset.from_generator(
             _endless([s.image for s in free], seed + 100 + i, _draw_probabilities(free, balance_groups)),
