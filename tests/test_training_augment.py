@@ -1,65 +1,131 @@
-"""Augmentation: what the training samples look like."""
+"""The training augmentation: every step keeps the mask on the person, and each option does what it says."""
 
+import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from training.augment import AugmentConfig, training_sample
+from training.augment import add_person, training_sample
+from training.config import AugmentConfig
+
+RED, BLUE = (230, 0, 0), (20, 40, 220)
 
 
-def _colourful_pair() -> tuple[tf.Tensor, tf.Tensor]:
+def _colourful_pair() -> tuple[np.ndarray, np.ndarray]:
+    """A red photo with a blue "person" rectangle and its 0/1 mask."""
     image = np.zeros((90, 70, 3), np.uint8)
-    image[..., 0] = 230  # strongly red everywhere: grey turns it into equal channels
-    image[20:70, 20:50] = (20, 40, 220)
+    image[:] = RED
+    image[20:70, 20:50] = BLUE
     mask = np.zeros((90, 70), np.uint8)
     mask[20:70, 20:50] = 1
-    return tf.constant(image), tf.constant(mask)
+    return image, mask
+
+
+def _samples(config: AugmentConfig, background: np.ndarray | None = None, count: int = 8, seed: int = 3):
+    image, mask = _colourful_pair()
+    rng = np.random.default_rng(seed)
+    return [training_sample(image, mask, background, config, rng) for _ in range(count)]
+
+
+def test_samples_have_the_training_shape_range_and_a_binary_mask():
+    for rgb, label in _samples(AugmentConfig(size=64, paste_probability=0.5), np.full((80, 80, 3), 128, np.uint8)):
+        assert rgb.shape == (64, 64, 3) and label.shape == (64, 64, 1)
+        assert rgb.dtype == label.dtype == np.float32
+        assert 0.0 <= rgb.min() and rgb.max() <= 255.0
+        assert set(np.unique(label)) <= {0.0, 1.0}
+
+
+def test_the_mask_follows_the_person_through_scaling_flips_and_rotation():
+    for rgb, label in _samples(AugmentConfig(size=64, grey_probability=0.0), count=12):
+        # Two pixels in from the edge, where interpolation and blur mix the colours; no black padding.
+        core = lambda region: cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        photo = rgb.sum(axis=-1) > 60
+        inside, outside = core(label[..., 0] > 0.5) & photo, core(label[..., 0] < 0.5) & photo
+        assert inside.sum() > 20
+        assert np.mean(rgb[inside][:, 2] > rgb[inside][:, 0]) > 0.9, "blue under the mask"
+        assert np.mean(rgb[outside][:, 0] > rgb[outside][:, 2]) > 0.9, "red outside it"
 
 
 @pytest.mark.parametrize("grey, coloured", [(0.0, True), (1.0, False)])
 def test_grey_probability_turns_samples_black_and_white(grey, coloured):
-    image, mask = _colourful_pair()
-    tf.random.set_seed(3)
-    config = AugmentConfig(size=64, grey_probability=grey)
-    spreads = []
-    for _ in range(8):
-        rgb, label = training_sample(image, mask, None, config)
-        assert rgb.shape == (64, 64, 3) and label.shape == (64, 64, 1)
-        assert 0.0 <= float(tf.reduce_min(rgb)) and float(tf.reduce_max(rgb)) <= 255.0
-        spreads.append(float(tf.reduce_mean(tf.abs(rgb[..., 0] - rgb[..., 1]))))
-    # Sensor noise (sigma <= 6) is added after the grey step, so grey channels differ by a few levels only.
+    spreads = [float(np.mean(np.abs(rgb[..., 0] - rgb[..., 1])))
+               for rgb, _ in _samples(AugmentConfig(size=64, grey_probability=grey))]
+    # Sensor noise (sigma <= 6) comes after the grey step, so grey channels differ by a few levels only.
     assert (min(spreads) > 30.0) if coloured else (max(spreads) < 8.0)
 
 
-def test_augmentation_off_is_a_plain_letterbox():
-    image, mask = _colourful_pair()
-    rgb, label = training_sample(image, mask, None, AugmentConfig.off(64))
-    assert float(tf.reduce_mean(tf.abs(rgb[..., 0] - rgb[..., 1]))) > 30.0
-    assert 0.0 < float(tf.reduce_mean(label)) < 0.5
-
-
-def _mean_label(image: tf.Tensor, mask: tf.Tensor, background: tf.Tensor | None, config: AugmentConfig,
-                seed: int) -> float:
-    """The person's share of the frame, averaged over eight augmented samples."""
-    tf.random.set_seed(seed)
-    labels = [training_sample(image, mask, background, config)[1] for _ in range(8)]
-    return float(np.mean([tf.reduce_mean(label) for label in labels]))
-
-
 def test_paste_scale_sets_the_size_of_pasted_people():
-    image, mask = _colourful_pair()
-    background = tf.fill((80, 80, 3), 128.0)
-    areas = {scale: _mean_label(image, mask, background, AugmentConfig(
-        size=64, paste_probability=1.0, paste_scale=(scale, scale)), seed=4) for scale in (0.15, 1.0)}
-    # Area goes with the square of the scale: 0.15^2 = 0.0225 of the full-size paste (rounding aside).
+    background = np.full((80, 80, 3), 128, np.uint8)
+    areas = {scale: np.mean([label.mean() for _, label in _samples(
+        AugmentConfig(size=64, paste_probability=1.0, paste_scale=(scale, scale)), background, seed=4)])
+        for scale in (0.15, 1.0)}
     assert 0 < areas[0.15] < 0.05 * areas[1.0]
 
 
 def test_photo_scale_above_one_zooms_into_the_photo():
-    image = tf.fill((90, 70, 3), tf.constant(200, tf.uint8))
-    mask = tf.ones((90, 70), tf.uint8)  # a person filling the photo: the label shows how much of the frame it fills
-    filled = {scale: _mean_label(image, mask, None, AugmentConfig(
-        size=64, paste_probability=0.0, photo_scale=(scale, scale)), seed=5) for scale in (1.0, 3.0)}
-    # At 1.0 the 90x70 photo is letterboxed to 64x50 (0.78 of the frame, less after rotation);
-    # at 3.0 a crop of the photo fills the frame, only the rotation's corners stay empty.
+    image, mask = np.full((90, 70, 3), 200, np.uint8), np.ones((90, 70), np.uint8)
+    filled = {}
+    for scale in (1.0, 3.0):
+        rng = np.random.default_rng(5)
+        config = AugmentConfig(size=64, paste_probability=0.0, photo_scale=(scale, scale))
+        filled[scale] = np.mean([training_sample(image, mask, None, config, rng)[1].mean() for _ in range(8)])
     assert filled[1.0] < 0.8 and filled[3.0] > 0.88
+
+
+def test_augmentation_off_only_fits_the_photo_into_the_frame():
+    image, mask = _colourful_pair()
+    rgb, label = training_sample(image, mask, None, AugmentConfig.off(64), np.random.default_rng(0))
+    # 90x70 fitted into 64: a 64x50 block of photo, black padding beside it, colours untouched.
+    photo_columns = np.flatnonzero(rgb.sum(axis=(0, 2)) > 0)
+    assert len(photo_columns) == 50 and np.ptp(photo_columns) == 49
+    assert rgb[..., 0].max() == pytest.approx(230, abs=0.01)
+    assert label.mean() == pytest.approx((50 * 30) / (90 * 70) * 50 / 64, rel=0.05)
+
+
+def _green_person(height: int = 60, width: int = 20, cut_off: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """A green "person" on a grey photo; with `cut_off` the person runs off the photo's bottom edge."""
+    image = np.full((80, 40, 3), 128, np.uint8)
+    mask = np.zeros((80, 40), np.uint8)
+    bottom = 80 if cut_off else 10 + height
+    image[10:bottom, 10:10 + width] = (0, 220, 0)
+    mask[10:bottom, 10:10 + width] = 1
+    return image, mask
+
+
+def test_a_further_person_adds_to_the_label_where_it_lands_and_keeps_the_first():
+    rgb, label = np.full((64, 64, 3), 50.0, np.float32), np.zeros((64, 64, 1), np.float32)
+    label[:, :4] = 1.0  # the first person, at the left edge
+    for seed in range(6):
+        new_rgb, new_label = add_person(rgb, label, *_green_person(), (0.5, 0.5), np.random.default_rng(seed))
+        added = (new_label[..., 0] > 0) & (label[..., 0] == 0)
+        assert new_label[:, :4].min() == 1.0, "the first person stays in the label"
+        assert 40 < added.sum() < 64 * 33, "the second person's area: 32 px tall, about 11 px wide"
+        inside = cv2.erode(added.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        assert np.mean(new_rgb[inside][:, 1] > new_rgb[inside][:, 0] + 50) > 0.9, "green under the new label"
+        assert set(np.unique(new_label)) <= {0.0, 1.0}
+
+
+def test_a_person_cut_off_at_the_bottom_of_the_photo_stays_at_the_bottom_of_the_frame():
+    rgb, label = np.full((64, 64, 3), 50.0, np.float32), np.zeros((64, 64, 1), np.float32)
+    for seed in range(6):
+        _, new_label = add_person(rgb, label, *_green_person(cut_off=True), (0.4, 0.4), np.random.default_rng(seed))
+        rows = np.flatnonzero(new_label[..., 0].any(axis=1))
+        assert rows.max() == 63 and rows.min() >= 64 - 27
+
+
+def test_a_person_free_photo_adds_no_one():
+    rgb, label = np.full((64, 64, 3), 50.0, np.float32), np.zeros((64, 64, 1), np.float32)
+    image, mask = np.full((30, 30, 3), 200, np.uint8), np.zeros((30, 30), np.uint8)
+    new_rgb, new_label = add_person(rgb, label, image, mask, (0.5, 0.5), np.random.default_rng(0))
+    assert not new_label.any() and np.array_equal(new_rgb, rgb)
+
+
+@pytest.mark.parametrize("group, grows", [(0.0, False), (1.0, True)])
+def test_group_probability_pastes_further_people_into_the_samples(group, grows):
+    image, mask = _colourful_pair()
+    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=group, group_scale=(0.5, 0.5))
+    others = [_green_person(), _green_person()]
+    areas = {}
+    for name, extra in (("alone", []), ("with", others)):
+        rng = np.random.default_rng(9)
+        areas[name] = np.mean([training_sample(image, mask, None, config, rng, extra)[1].mean() for _ in range(8)])
+    assert (areas["with"] > areas["alone"] + 0.02) if grows else (areas["with"] == areas["alone"])

@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from training import batches
+from training import batches, train
 from training.config import AugmentConfig
-from training.data import Pair, Sample
+from training.data import Pair, Sample, group_weights
+
+SEQUENCE_FRAMES = 16
+PHOTOS = 4
 
 
 def _sample(root: str, pair_id: str, level: int, person: bool) -> Sample:
@@ -47,6 +50,45 @@ def test_roots_are_drawn_with_their_weights(free_weight, free_share):
     masks = np.concatenate([batches.make_batch(job, i)[1] for i in range(8)])
     share = float(np.mean(masks.max(axis=(1, 2, 3)) == 0))
     assert share == pytest.approx(free_share, abs=0.07)
+
+
+def _video_and_photos() -> list[Sample]:
+    """One 16-frame video sequence (grey level 10) and four single photos (grey levels 200..203)."""
+    empty = np.zeros((24, 24), np.uint8)
+    frames = [Sample(Pair("neg", f"davis_cows_{i:05d}"), np.full((24, 24, 3), 10, np.uint8), empty)
+              for i in range(SEQUENCE_FRAMES)]
+    photos = [Sample(Pair("neg", f"coco{i:012d}"), np.full((24, 24, 3), 200 + i, np.uint8), empty)
+              for i in range(PHOTOS)]
+    return frames + photos
+
+
+def test_group_weights_give_a_sequence_the_share_of_one_photo():
+    weights = group_weights(_video_and_photos())
+    assert weights.sum() == pytest.approx(1.0)
+    assert weights[:SEQUENCE_FRAMES].sum() == pytest.approx(1 / (PHOTOS + 1))
+    np.testing.assert_allclose(weights[SEQUENCE_FRAMES:], 1 / (PHOTOS + 1))
+
+
+@pytest.mark.parametrize("balance, sequence_share", [(True, 1 / (PHOTOS + 1)), (False, SEQUENCE_FRAMES / 20)])
+def test_training_batches_draw_groups_as_balanced(balance, sequence_share):
+    job = batches.make_job([(1.0, _video_and_photos())], AugmentConfig.off(32), batch_size=20, seed=5,
+                           balance_groups=balance)
+    centres = np.concatenate([batches.make_batch(job, i)[0][:, 16, 16, 0] for i in range(20)])
+    assert len(centres) == 400
+    assert float(np.mean(centres < 100)) == pytest.approx(sequence_share, abs=0.06)
+
+
+@pytest.mark.parametrize("options, balanced", [([], True), (["--no-group-balance"], False)])
+def test_group_balance_is_on_by_default_and_off_with_its_option(options, balanced):
+    config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
+    assert config.data.balance_groups is balanced
+
+
+def test_only_photos_with_a_person_become_the_further_people_of_groups():
+    job = batches.make_job(_roots(), AugmentConfig(size=32, group_probability=0.5), batch_size=4, seed=1)
+    assert job.people is not None
+    assert all(s.mask.any() for root in job.people.samples for s in root)
+    assert batches.make_job(_roots(), AugmentConfig(size=32, group_probability=0.0), 4, 1).people is None
 
 
 def test_only_person_free_photos_become_paste_backgrounds():

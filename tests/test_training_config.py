@@ -13,6 +13,7 @@ from training.config import RunConfig
     ("train", "loss", "bce-dice"),  # Dice on every image, person-free ones included
     ("data", "paste_scale", (0.25, 1.5)),  # the pasted sizes before the option
     ("data", "photo_scale", (0.6, 2.0)),  # the zoom range of unpasted photos before the option
+    ("data", "group_probability", 0.0),  # no further people pasted in
 ])
 def test_a_config_from_before_an_option_keeps_the_old_behaviour(tmp_path, section, field, old_value):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run"]))

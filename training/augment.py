@@ -1,50 +1,61 @@
-"""Augmentation as TensorFlow ops, run inside tf.data: placement, background pasting, photometrics.
+"""The training augmentation, in NumPy and OpenCV: placement, background pasting, groups, photometrics.
 
-Images travel as float32 0..255 (the network preprocesses inside its graph), masks as float32 0/1.
+The one augmentation of the project: it runs under every Keras backend (TensorFlow, JAX, PyTorch),
+drawn in worker processes by `training.batches`. Images travel as float32 0..255, masks as float32 0/1.
 """
 
 from __future__ import annotations
 
-import math
-
-import tensorflow as tf
+import cv2
+import numpy as np
 
 from model.letterbox import PAD_VALUE
 from training.config import AugmentConfig
 
+_GREY = np.array([0.2989, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY
 
-def place(image: tf.Tensor, mask: tf.Tensor, size: int, scale: tuple[float, float]) -> tf.Tensor:
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area-averaged when shrinking (antialiased), bilinear otherwise."""
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    if image.ndim == 3 and image.shape[2] > 4:  # cv2.resize takes at most 4 channels
+        return np.concatenate([_resize(image[..., i:i + 4], height, width)
+                               for i in range(0, image.shape[2], 4)], axis=-1)
+    resized = cv2.resize(image, (width, height), interpolation=interpolation)
+    return resized.reshape(height, width, -1) if image.ndim == 3 else resized
+
+
+def place(image: np.ndarray, mask: np.ndarray, size: int, scale: tuple[float, float],
+          rng: np.random.Generator) -> np.ndarray:
     """Scale a photo at random, crop or pad it into size x size; returns (size, size, 5): RGB, mask, valid."""
-    image = tf.cast(image, tf.float32)
-    mask = tf.cast(mask, tf.float32)[..., None]
-    shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    factor = size / tf.reduce_max(shape) * tf.random.uniform([], *scale)
-    new_shape = tf.maximum(tf.cast(tf.round(shape * factor), tf.int32), 1)
-    image = tf.image.resize(image, new_shape, antialias=True)
-    mask = tf.image.resize(mask, new_shape, method="nearest")
-    stack = tf.concat([image, mask, tf.ones_like(mask)], axis=-1)
-    crop = tf.minimum(new_shape, size)
-    stack = tf.image.random_crop(stack, tf.concat([crop, [5]], axis=0))
-    top = tf.random.uniform([], 0, size - crop[0] + 1, dtype=tf.int32)
-    left = tf.random.uniform([], 0, size - crop[1] + 1, dtype=tf.int32)
-    stack = tf.image.pad_to_bounding_box(stack, top, left, size, size)
-    # Padding shows PAD_VALUE, as the serving letterbox does.
-    rgb = stack[..., :3] + (1.0 - stack[..., 4:5]) * PAD_VALUE
-    return tf.concat([rgb, stack[..., 3:]], axis=-1)
+    height, width = image.shape[:2]
+    factor = size / max(height, width) * rng.uniform(*scale)
+    new_h, new_w = max(1, round(height * factor)), max(1, round(width * factor))
+    image = _resize(image.astype(np.float32), new_h, new_w)
+    mask = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    crop_h, crop_w = min(new_h, size), min(new_w, size)
+    y, x = rng.integers(0, new_h - crop_h + 1), rng.integers(0, new_w - crop_w + 1)
+    top, left = rng.integers(0, size - crop_h + 1), rng.integers(0, size - crop_w + 1)
+    canvas = np.zeros((size, size, 5), np.float32)
+    canvas[..., :3] = PAD_VALUE  # padding shows PAD_VALUE, as the serving letterbox does
+    canvas[top:top + crop_h, left:left + crop_w, :3] = image[y:y + crop_h, x:x + crop_w]
+    canvas[top:top + crop_h, left:left + crop_w, 3] = mask[y:y + crop_h, x:x + crop_w]
+    canvas[top:top + crop_h, left:left + crop_w, 4] = 1.0
+    return canvas
 
 
-def background_crop(image: tf.Tensor, config: AugmentConfig) -> tf.Tensor:
+def background_crop(image: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """A random square crop of a person-free photo at its native resolution (side <= config.size)."""
-    image = tf.cast(image, tf.float32)
-    shorter = tf.cast(tf.reduce_min(tf.shape(image)[:2]), tf.float32)
-    side = tf.cast(shorter * tf.random.uniform([], *config.background_crop), tf.int32)
-    side = tf.maximum(side, 8)
-    crop = tf.image.random_crop(image, tf.stack([side, side, 3]))
-    if_larger = lambda: tf.image.resize(crop, [config.size, config.size], antialias=True)
-    return tf.cond(side > config.size, if_larger, lambda: crop)
+    height, width = image.shape[:2]
+    side = max(8, int(min(height, width) * rng.uniform(*config.background_crop)))
+    side = min(side, height, width)
+    y, x = rng.integers(0, height - side + 1), rng.integers(0, width - side + 1)
+    crop = image[y:y + side, x:x + side].astype(np.float32)
+    return _resize(crop, config.size, config.size) if side > config.size else crop
 
 
-def paste(placed: tf.Tensor, background: tf.Tensor, size: int) -> tf.Tensor:
+def paste(placed: np.ndarray, background: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Composite the placed person onto a background, at the background's own resolution.
 
     Composing at the background's native resolution, then scaling the whole picture to `size`,
@@ -52,81 +63,128 @@ def paste(placed: tf.Tensor, background: tf.Tensor, size: int) -> tf.Tensor:
     would teach the network "sharp = person". The paste edge is feathered and the person's colour
     is pulled part of the way towards the background's.
     """
-    side = tf.shape(background)[0]
-    small = tf.image.resize(placed, [side, side], antialias=True)
+    side = background.shape[0]
+    small = _resize(placed, side, side)
     rgb, alpha = small[..., :3], small[..., 3:4] * small[..., 4:5]
-    alpha = tf.nn.avg_pool2d(alpha[None], 3, 1, "SAME")[0]
-    person_mean = tf.reduce_sum(rgb * alpha, axis=[0, 1]) / (tf.reduce_sum(alpha) + 1e-3)
-    shift = (tf.reduce_mean(background, axis=[0, 1]) - person_mean) * tf.random.uniform([], 0.0, 0.5)
+    alpha = cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)[..., None]  # a feathered edge
+    person_mean = (rgb * alpha).sum(axis=(0, 1)) / (alpha.sum() + 1e-3)
+    shift = (background.mean(axis=(0, 1)) - person_mean) * rng.uniform(0.0, 0.5)
     composite = alpha * (rgb + shift) + (1.0 - alpha) * background
-    composite = tf.image.resize(composite, [size, size])
-    return tf.concat([composite, placed[..., 3:4]], axis=-1)
+    composite = cv2.resize(composite, (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.concatenate([composite, placed[..., 3:4]], axis=-1)
 
 
-def photometric(image: tf.Tensor, grey_probability: float) -> tf.Tensor:
+def photometric(image: np.ndarray, grey_probability: float, rng: np.random.Generator) -> np.ndarray:
     """Colour jitter, occasional grey, blur and sensor noise on a whole float 0..255 image."""
-    image = tf.image.random_brightness(image, 25.0)
-    image = tf.image.random_contrast(image, 0.75, 1.25)
-    image = tf.clip_by_value(image, 0.0, 255.0)
-    image = tf.image.random_saturation(image, 0.7, 1.3)
-    image = tf.image.random_hue(image / 255.0, 0.03) * 255.0
-    grey = tf.image.grayscale_to_rgb(tf.image.rgb_to_grayscale(image))
-    image = tf.where(tf.random.uniform([]) < grey_probability, grey, image)
-    image = tf.cond(tf.random.uniform([]) < 0.2, lambda: _soften(image), lambda: image)
-    sigma = tf.where(tf.random.uniform([]) < 0.3, tf.random.uniform([], 0.0, 6.0), 0.0)
-    image = image + tf.random.normal(tf.shape(image), stddev=sigma)
-    return tf.clip_by_value(image, 0.0, 255.0)
+    image = image + rng.uniform(-25.0, 25.0)
+    mean = image.mean(axis=(0, 1))
+    image = np.clip((image - mean) * rng.uniform(0.75, 1.25) + mean, 0.0, 255.0)
+    hsv = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2HSV)  # float: H 0..360, S 0..1
+    hsv[..., 1] = np.clip(hsv[..., 1] * rng.uniform(0.7, 1.3), 0.0, 1.0)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-0.03, 0.03) * 360.0) % 360.0
+    image = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+    if rng.uniform() < grey_probability:
+        image = np.repeat(image @ _GREY[:, None], 3, axis=-1)
+    if rng.uniform() < 0.2:
+        image = _soften(image, rng)
+    if rng.uniform() < 0.3:
+        image = image + rng.normal(0.0, rng.uniform(0.0, 6.0), image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 255.0)
 
 
-def _soften(image: tf.Tensor) -> tf.Tensor:
-    size = tf.shape(image)[:2]
-    factor = tf.random.uniform([], 1.5, 3.0)
-    small = tf.maximum(tf.cast(tf.cast(size, tf.float32) / factor, tf.int32), 1)
-    return tf.image.resize(tf.image.resize(image, small, antialias=True), size)
+def _soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    height, width = image.shape[:2]
+    factor = rng.uniform(1.5, 3.0)
+    small = _resize(image, max(1, int(height / factor)), max(1, int(width / factor)))
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def flip_and_rotate(image: tf.Tensor, mask: tf.Tensor, max_degrees: float) -> tuple[tf.Tensor, tf.Tensor]:
+def flip_and_rotate(image: np.ndarray, mask: np.ndarray, max_degrees: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Random horizontal flip and small rotation, the same for image and mask."""
-    flip = tf.random.uniform([]) < 0.5
-    image = tf.where(flip, tf.reverse(image, axis=[1]), image)
-    mask = tf.where(flip, tf.reverse(mask, axis=[1]), mask)
-    angle = tf.random.uniform([], -max_degrees, max_degrees) * math.pi / 180.0
-    transform = _rotation(angle, tf.cast(tf.shape(image)[:2], tf.float32))
-    image = _transform(image, transform, "BILINEAR", float(PAD_VALUE))
-    mask = _transform(mask, transform, "NEAREST", 0.0)
-    return image, mask
+    if rng.uniform() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    height, width = image.shape[:2]
+    centre = ((width - 1) / 2.0, (height - 1) / 2.0)
+    matrix = cv2.getRotationMatrix2D(centre, rng.uniform(-max_degrees, max_degrees), 1.0)
+    image = cv2.warpAffine(np.ascontiguousarray(image), matrix, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=(PAD_VALUE,) * 3)
+    mask = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (width, height), flags=cv2.INTER_NEAREST,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return image, mask.reshape(height, width, 1)
 
 
-def _rotation(angle: tf.Tensor, shape: tf.Tensor) -> tf.Tensor:
-    """Projective transform (output -> input) that rotates about the image centre."""
-    cos, sin = tf.cos(angle), tf.sin(angle)
-    cy, cx = (shape[0] - 1.0) / 2.0, (shape[1] - 1.0) / 2.0
-    return tf.stack([cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])
+def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """The photo and mask cropped to the person's bounding box, and whether the person is cut off at the
+    photo's bottom edge (a portrait's shoulders); None for a person-free photo."""
+    rows, columns = np.nonzero(mask)
+    if rows.size == 0:
+        return None
+    y0, y1, x0, x1 = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    return image[y0:y1, x0:x1], mask[y0:y1, x0:x1], bool(y1 == mask.shape[0])
 
 
-def _transform(image: tf.Tensor, transform: tf.Tensor, interpolation: str, fill: float) -> tf.Tensor:
-    return tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[None], transforms=transform[None], output_shape=tf.shape(image)[:2],
-        fill_value=fill, interpolation=interpolation, fill_mode="CONSTANT")[0]
+def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.ndarray, scale: tuple[float, float],
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Paste one more person, cut out of another photo, into a placed sample (size, size): groups,
+    people in front of people, people at other scales. The label is the union of both people.
+
+    The person's height is `scale` of the frame; a person cut off at the bottom of their photo
+    (a portrait) stays cut off at the bottom of the frame, as in real photos of groups. The edge is
+    feathered, the colour pulled towards the spot it lands on, and the sharpness softened at random
+    to match the scene (a sharp paste on a soft photo teaches "sharp = person").
+    """
+    cutout = person_cutout(image, mask)
+    if cutout is None:
+        return rgb, label
+    person, person_mask, cut_off = cutout
+    size = rgb.shape[0]
+    factor = min(size * rng.uniform(*scale) / person.shape[0], size / person.shape[1])  # never wider than the frame
+    height, width = max(4, round(person.shape[0] * factor)), max(2, round(person.shape[1] * factor))
+    person = _resize(person.astype(np.float32), height, width)
+    alpha = cv2.resize(person_mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
+    if rng.uniform() < 0.5:
+        sigma = rng.uniform(0.3, 1.2)
+        person = cv2.GaussianBlur(person, (0, 0), sigma)
+    alpha = cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
+    top = size - height if cut_off else rng.integers(-height // 4, size - height // 2 + 1)
+    left = rng.integers(-width // 3, size - 2 * width // 3 + 1)
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(size, top + height), min(size, left + width)
+    if y1 <= y0 or x1 <= x0:
+        return rgb, label
+    part = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    person, alpha = person[part], alpha[part][..., None]
+    spot = rgb[y0:y1, x0:x1]
+    person_mean = (person * alpha).sum(axis=(0, 1)) / (alpha.sum() + 1e-3)
+    person = person + (spot.mean(axis=(0, 1)) - person_mean) * rng.uniform(0.0, 0.3)
+    rgb, label = rgb.copy(), label.copy()
+    rgb[y0:y1, x0:x1] = alpha * person + (1.0 - alpha) * spot
+    label[y0:y1, x0:x1] = np.maximum(label[y0:y1, x0:x1], (alpha > 0.5).astype(np.float32))
+    return np.clip(rgb, 0.0, 255.0), label
 
 
-def training_sample(image: tf.Tensor, mask: tf.Tensor, background: tf.Tensor | None,
-                    config: AugmentConfig) -> tuple[tf.Tensor, tf.Tensor]:
-    """One augmented (image, mask) pair from a decoded pair and, optionally, a person-free photo."""
-    if background is None:
-        placed = place(image, mask, config.size, config.photo_scale)
+def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None, config: AugmentConfig,
+                    rng: np.random.Generator, others: list[tuple[np.ndarray, np.ndarray]] = ()
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented (image (size, size, 3), mask (size, size, 1)) float32 pair.
+
+    Args:
+        image, mask: the drawn pair (uint8 RGB, 0/1 mask).
+        background: a person-free photo to paste the person onto with `config.paste_probability`.
+        others: further (photo, mask) pairs with a person; with `config.group_probability` some of
+            them are pasted in too (`add_person`).
+    """
+    if background is not None and rng.uniform() < config.paste_probability:
+        placed = paste(place(image, mask, config.size, config.paste_scale, rng),
+                       background_crop(background, config, rng), config.size, rng)
     else:
-        do_paste = tf.random.uniform([]) < config.paste_probability
-        placed = tf.cond(
-            do_paste,
-            lambda: paste(place(image, mask, config.size, config.paste_scale),
-                          background_crop(background, config), config.size),
-            lambda: place(image, mask, config.size, config.photo_scale)[..., :4],
-        )
+        placed = place(image, mask, config.size, config.photo_scale, rng)[..., :4]
     rgb, label = placed[..., :3], placed[..., 3:4]
+    if others and config.group_probability > 0 and rng.uniform() < config.group_probability:
+        for other_image, other_mask in others[:rng.integers(1, len(others) + 1)]:
+            rgb, label = add_person(rgb, label, other_image, other_mask, config.group_scale, rng)
     if config.enabled:
-        rgb, label = flip_and_rotate(rgb, label, config.max_rotation_degrees)
-        rgb = photometric(rgb, config.grey_probability)
-    rgb.set_shape([config.size, config.size, 3])
-    label.set_shape([config.size, config.size, 1])
-    return rgb, label
+        rgb, label = flip_and_rotate(rgb, label, config.max_rotation_degrees, rng)
+        rgb = photometric(rgb, config.grey_probability, rng)
+    return np.ascontiguousarray(rgb, np.float32), np.ascontiguousarray(label, np.float32)

@@ -1,9 +1,13 @@
-"""Augmented training batches made by worker processes: the input pipeline for Keras backends without TensorFlow.
+"""Augmented training batches made by worker processes: the one input pipeline of training, on every backend.
 
-`training.datasets` builds the same stream with tf.data. Here every batch is drawn and augmented
-(`training.augment_cv`) in a pool of forked processes, which share the decoded samples with the
-parent copy-on-write; a bounded number of batches is in flight, so memory stays flat. Batch `i`
-depends only on the seed and `i`, not on the number of workers.
+Every batch is drawn and augmented (`training.augment`) in a pool of forked processes, which share
+the decoded samples with the parent copy-on-write; a bounded number of batches is in flight, so
+memory stays flat. Batch `i` depends only on the seed and `i`, not on the number of workers.
+
+Why this pool and not `keras.utils.PyDataset(workers=..., use_multiprocessing=True)`: both fork
+workers that call `make_batch`, but on the 2-core development machine the pool trained faster
+(figures in docs/PERFORMANCE.md, "Training input"), and it is the pool that is started before the
+network touches an accelerator, which a fork needs (PyDataset starts its workers inside `fit`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from training import augment_cv
+from training import augment
 from training.config import AugmentConfig
 from training.data import Sample, drawable_roots, group_weights
 
@@ -48,6 +52,7 @@ class _Pool:
 class _Job:
     pairs: _Pool
     backgrounds: _Pool | None
+    people: _Pool | None  # the further people pasted into group scenes
     config: AugmentConfig
     batch_size: int
     seed: int
@@ -69,7 +74,9 @@ def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
     for _ in range(job.batch_size):
         sample = job.pairs.draw(rng)
         background = job.backgrounds.draw(rng).image if job.backgrounds is not None else None
-        image, mask = augment_cv.training_sample(sample.image, sample.mask, background, job.config, rng)
+        others = [job.people.draw(rng) for _ in range(job.config.group_size)] if job.people is not None else []
+        image, mask = augment.training_sample(sample.image, sample.mask, background, job.config, rng,
+                                              [(other.image, other.mask) for other in others])
         images.append(np.rint(image).astype(np.uint8))
         masks.append((mask > 0.5).astype(np.uint8))
     return np.stack(images), np.stack(masks)
@@ -82,10 +89,14 @@ def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
 
 def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
              balance_groups: bool = True) -> _Job:
-    """What to draw: each root with its weight; the person-free samples are also the paste backgrounds."""
+    """What to draw: each root with its weight; the person-free samples are also the paste backgrounds,
+    and the samples with a person also the further people of group scenes."""
     pairs, free = drawable_roots(by_root)
     backgrounds = _Pool.of(free, balance_groups) if free and config.paste_probability > 0 else None
-    return _Job(_Pool.of(pairs, balance_groups), backgrounds, config, batch_size, seed)
+    people = [(weight, [s for s in samples if s.mask.any()]) for weight, samples in pairs]
+    people = [(weight, samples) for weight, samples in people if samples]
+    group = _Pool.of(people, balance_groups) if people and config.group_probability > 0 else None
+    return _Job(_Pool.of(pairs, balance_groups), backgrounds, group, config, batch_size, seed)
 
 
 class WorkerBatches:

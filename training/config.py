@@ -47,6 +47,7 @@ class DataConfig:
     photo_scale: tuple[float, float] = (0.6, 2.0)  # unpasted photo's size, relative to fitting the frame
     paste_scale: tuple[float, float] = (0.25, 1.5)  # pasted person's size, relative to fitting the frame
     grey_probability: float = 0.05
+    group_probability: float = 0.3  # share of samples into which further people are pasted (groups)
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
 
@@ -61,6 +62,9 @@ class AugmentConfig:
     grey_probability: float = DataConfig.grey_probability  # a colour-only model misses people in grey photos
     photo_scale: tuple[float, float] = DataConfig.photo_scale  # relative to fitting the long side; >1 zooms in
     paste_scale: tuple[float, float] = DataConfig.paste_scale  # smaller too: small people in wide shots
+    group_probability: float = DataConfig.group_probability
+    group_scale: tuple[float, float] = (0.15, 0.9)  # a further person's height, relative to the frame
+    group_size: int = 3  # at most this many further people
     max_rotation_degrees: float = 10.0
     background_crop: tuple[float, float] = (0.35, 1.0)  # of the background's shorter side
     enabled: bool = True  # False: letterbox only, as validation and serving see photos
@@ -71,12 +75,14 @@ class AugmentConfig:
         if not data.augment:
             return cls.off(data.image_size)
         return cls(size=data.image_size, paste_probability=data.paste_probability, photo_scale=data.photo_scale,
-                   paste_scale=data.paste_scale, grey_probability=data.grey_probability)
+                   paste_scale=data.paste_scale, grey_probability=data.grey_probability,
+                   group_probability=data.group_probability)
 
     @classmethod
     def off(cls, size: int) -> "AugmentConfig":
         """No augmentation at all."""
-        return cls(size=size, paste_probability=0.0, grey_probability=0.0, photo_scale=(1.0, 1.0), enabled=False)
+        return cls(size=size, paste_probability=0.0, grey_probability=0.0, photo_scale=(1.0, 1.0),
+                   group_probability=0.0, enabled=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +130,7 @@ class RunConfig:
         data = dict(raw["data"])
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
+        data.setdefault("group_probability", 0.0)  # runs written before the option pasted no further people
         for scale in ("photo_scale", "paste_scale"):  # JSON has lists; runs written before an option get its default
             data[scale] = tuple(data.get(scale, getattr(DataConfig, scale)))
         train = dict(raw["train"])

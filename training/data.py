@@ -139,6 +139,21 @@ def _split_groups(pairs: list[Pair], fractions: list[float], seed: int) -> list[
         index = min(int(np.searchsorted(bounds, count, side="right")), len(parts) - 1)
         parts[index].extend(groups[name])
         count += len(groups[name])
+    if len(names) >= len(parts) and not all(part for part, fraction in zip(parts, fractions) if fraction > 0):
+        return _split_few_groups(groups, names, fractions)
+    return parts
+
+
+def _split_few_groups(groups: dict[str, list[Pair]], names: list[str], fractions: list[float]) -> list[list[Pair]]:
+    """A root of a few long groups (video sequences) that the proportional split leaves a split empty:
+    every split with a share gets at least one group, the smallest ones, and the rest go to the first."""
+    parts: list[list[Pair]] = [[] for _ in fractions]
+    by_size = sorted(names, key=lambda name: len(groups[name]))  # stable: ties keep the seeded order
+    held_out = [index for index in range(1, len(parts)) if fractions[index] > 0]
+    for index, name in zip(held_out, by_size):
+        parts[index].extend(groups[name])
+    for name in by_size[len(held_out):]:
+        parts[0].extend(groups[name])
     return parts
 
 

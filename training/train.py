@@ -1,7 +1,7 @@
 """Train DeepLabV3+ on folders of photos and masks: `python -m training.train --data ROOT[:WEIGHT] ... --out RUN_DIR`.
 
-Runs on Keras' TensorFlow backend (tf.data input), or with KERAS_BACKEND=jax on a host that has JAX
-and no TensorFlow, such as a GPU host (worker-process input, `training.batches`).
+Runs on Keras' TensorFlow backend, or with KERAS_BACKEND=jax on a host that has JAX and no TensorFlow,
+such as a GPU host; either way the batches come from worker processes (`training.batches`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from training import data as datalib
+from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
 from training.config import ENCODERS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
 from training.deeplab import build_deeplabv3plus
@@ -62,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                      "(smaller: people in wide shots)")
     parser.add_argument("--grey-probability", type=float, default=DataConfig.grey_probability,
                         help="share of training samples turned black-and-white")
+    parser.add_argument("--group-probability", type=float, default=DataConfig.group_probability,
+                        help="share of samples into which up to three further people of the data are pasted "
+                             "(groups, overlapping people, people at several scales)")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
@@ -99,6 +103,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             photo_scale=tuple(args.photo_scale),
             paste_scale=tuple(args.paste_scale),
             grey_probability=args.grey_probability,
+            group_probability=args.group_probability,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
         ),
@@ -223,19 +228,11 @@ def _device_scope() -> contextlib.AbstractContextManager:
 @contextlib.contextmanager
 def _input_pipeline(config: RunConfig, by_root: list[tuple[float, list[datalib.Sample]]],
                     val: list[datalib.Sample]):
-    """(training batches, validation data): tf.data under TensorFlow, else worker processes (`training.batches`)."""
-    size, batch = config.data.image_size, config.train.batch_size
-    augment = AugmentConfig.of(config.data)
-    if _tensorflow_backend():
-        from training.datasets import train_dataset, validation_dataset
-
-        yield (train_dataset(by_root, augment, batch, config.train.seed, config.data.balance_groups),
-               validation_dataset(val, size, batch))
-        return
-    from training.batches import WorkerBatches, make_job
-
-    with WorkerBatches(make_job(by_root, augment, batch, config.train.seed, config.data.balance_groups)) as workers:
-        yield iter(workers), datalib.letterboxed_arrays(val, size)
+    """(endless augmented training batches from worker processes, letterboxed validation arrays)."""
+    job = make_job(by_root, AugmentConfig.of(config.data), config.train.batch_size, config.train.seed,
+                   config.data.balance_groups)
+    with WorkerBatches(job) as workers:
+        yield iter(workers), datalib.letterboxed_arrays(val, config.data.image_size)
 
 
 def train(config: RunConfig, run_dir: Path, verbose: int = 2, keep_epochs: bool = False) -> Path:
