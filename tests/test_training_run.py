@@ -61,6 +61,24 @@ def test_evaluate_writes_the_five_figures(run, tmp_path, refine):
     assert (out / "panel.png").is_file() and (out / "per_image.csv").is_file()
 
 
+def test_evaluate_reports_every_set_with_its_missed_photos_and_person_free_area(run, tmp_path, capsys):
+    out = tmp_path / "sets"
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", "train",
+                          "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) == {"shapes", "empty", "overall"}
+    rows = [line.split(",") for line in (out / "per_image.csv").read_text().splitlines()]
+    column = {name: i for i, name in enumerate(rows[0])}
+    people = [row for row in rows[1:] if float(row[column["true_area"]]) > 0]
+    assert summary["shapes"]["person_photos"] == len(people) and summary["empty"]["person_photos"] == 0
+    assert summary["shapes"]["missed"] == sum(row[column["missed"]] == "True" for row in people)
+    assert summary["empty"]["free_photos"] == summary["empty"]["images"] > 0
+    free = [float(row[column["person_area"]]) for row in rows[1:] if row[column["root"]].endswith("empty")]
+    assert summary["empty"]["free_area"] == pytest.approx(np.mean(free))
+    printed = capsys.readouterr().out
+    assert "| shapes |" in printed and "| empty |" in printed and "selection score" in printed
+
+
 @pytest.mark.parametrize("split", ["train", "val", "test"])
 def test_evaluate_scores_exactly_the_chosen_split(run, tmp_path, split):
     out = tmp_path / split

@@ -1,8 +1,10 @@
 """Evaluate a saved model: `python -m training.evaluate --model PATH (--data ROOT ... | --run RUN_DIR)`.
 
-Reports, per root and overall, Accuracy, F1 (Dice), Jaccard (IoU), Recall and Precision over all
-pixels at the photo's own resolution, the mean absolute error of the soft mask and the mean
-predicted person area; writes a per-image CSV, a JSON summary and a panel of the worst and best images.
+Reports, per set and overall, Accuracy, F1 (Dice), Jaccard (IoU), Recall and Precision over all
+pixels at the photo's own resolution, the mean per-photo IoU, the photos with a person where the model
+finds almost nothing ("missed"), the mean person area marked on person-free photos, and the one
+selection score (`training.selection`); writes a per-image CSV, a JSON summary and a panel of the
+worst and best images.
 With --close-up it scores head-and-shoulders crops of the photos with a person instead (portraits).
 """
 
@@ -24,6 +26,7 @@ from model.segmenter import Segmenter
 from training import data as datalib
 from training.config import DataRoot, RunConfig
 from training.metrics import confusion, scores
+from training.selection import is_missed, selection_score
 
 PANEL_ROWS = 4  # worst and best images each
 PANEL_HEIGHT = 192
@@ -88,12 +91,13 @@ def close_up(sample: datalib.Sample) -> datalib.Sample | None:
 
 def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = False,
              close_ups: bool = False) -> tuple[list[dict], dict[str, dict], list]:
-    """Per-image rows, per-root and overall summaries, and (score, photo, truth, probability) for the panel.
+    """Per-image rows, per-set (by the root's folder name) and overall summaries, and (score, photo,
+    truth, probability) for the panel.
 
     With `refine`, the probability goes through the service's edge refinement first (`model.refine`);
     with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`).
     """
-    rows, counts, errors, areas, shown = [], {}, {}, {}, []
+    rows, tallies, shown = [], {}, []
     for pair in pairs:
         sample = datalib.read_pair(pair)
         if sample is not None and close_ups:
@@ -104,24 +108,51 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = Fal
         if refine:
             probability = guided_alpha(sample.image, probability)
         c = confusion(sample.mask, probability)
-        mae = float(np.mean(np.abs(probability - sample.mask)))
-        area = float(np.mean(probability >= 0.5))
         image_scores = scores(c)
-        rows.append({"root": pair.root, "id": pair.id, **image_scores, "mae": mae, "person_area": area,
-                     "true_area": float(sample.mask.mean())})
-        for key in (pair.root, "overall"):
-            counts[key] = counts.get(key, 0) + c
-            errors.setdefault(key, []).append(mae)
-            areas.setdefault(key, []).append(area)
+        area, true_area = float(np.mean(probability >= 0.5)), float(sample.mask.mean())
+        row = {"root": pair.root, "id": pair.id, **image_scores, "mae": float(np.mean(np.abs(probability - sample.mask))),
+               "person_area": area, "true_area": true_area, "missed": is_missed(area, true_area)}
+        rows.append(row)
+        for key in (Path(pair.root).name, "overall"):
+            tallies.setdefault(key, _Tally()).add(c, row)
         # Person-free photos rank by their false area; only photos with a person count as "best".
-        has_person = bool(sample.mask.any())
+        has_person = true_area > 0
         rank = image_scores["jaccard"] if has_person else 1.0 - area
         shown.append((rank, has_person, pair.id, sample.image, sample.mask, probability))
         shown = _keep_extremes(shown)
-    summary = {key: {**scores(counts[key]), "mae": float(np.mean(errors[key])),
-                     "mean_person_area": float(np.mean(areas[key])), "images": len(errors[key])}
-               for key in counts}
-    return rows, summary, shown
+    return rows, {key: tally.summary() for key, tally in tallies.items()}, shown
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What one set's summary is made of: pooled pixel counts, and per-photo figures."""
+
+    counts: np.ndarray | int = 0
+    errors: list = dataclasses.field(default_factory=list)
+    areas: list = dataclasses.field(default_factory=list)
+    person_ious: list = dataclasses.field(default_factory=list)
+    missed: int = 0
+    free_areas: list = dataclasses.field(default_factory=list)
+
+    def add(self, counts: np.ndarray, row: dict) -> None:
+        self.counts = self.counts + counts
+        self.errors.append(row["mae"])
+        self.areas.append(row["person_area"])
+        if row["true_area"] > 0:
+            self.person_ious.append(row["jaccard"])
+            self.missed += row["missed"]
+        else:
+            self.free_areas.append(row["person_area"])
+
+    def summary(self) -> dict:
+        """The five pooled figures, MAE and mean area over all photos; over the photos with a person the
+        mean per-photo IoU and the missed ones; over the person-free photos the mean area marked."""
+        people, free = len(self.person_ious), len(self.free_areas)
+        return {**scores(self.counts), "mae": float(np.mean(self.errors)), "mean_person_area": float(np.mean(self.areas)),
+                "images": len(self.errors), "person_photos": people,
+                "mean_iou": float(np.mean(self.person_ious)) if people else float("nan"),
+                "missed": self.missed, "missed_share": self.missed / people if people else 0.0,
+                "free_photos": free, "free_area": float(np.mean(self.free_areas)) if free else float("nan")}
 
 
 def _keep_extremes(shown: list) -> list:
@@ -159,12 +190,14 @@ def write_report(out: Path, rows: list[dict], summary: dict, shown: list) -> Non
 
 
 def format_table(summary: dict) -> str:
-    """The summary as a Markdown table."""
-    columns = ("accuracy", "f1", "jaccard", "recall", "precision", "mae", "mean_person_area")
-    lines = ["| set | images | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
-    for key, values in summary.items():
-        name = "overall" if key == "overall" else Path(key).name
-        lines.append(f"| {name} | {values['images']} | " + " | ".join(f"{values[c]:.4f}" for c in columns) + " |")
+    """The summary as a Markdown table: per set, then overall."""
+    lines = ["| set | photos | Jaccard | mean IoU | recall | precision | F1 | accuracy | missed | "
+             "person-free photos | their person area |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for key, v in summary.items():
+        figures = [f"{v[c]:.4f}" for c in ("jaccard", "mean_iou", "recall", "precision", "f1", "accuracy")]
+        missed = f"{v['missed']} of {v['person_photos']}" if v["person_photos"] else "-"
+        free = f"{v['free_area']:.2%}" if v["free_photos"] else "-"
+        lines.append(f"| {key} | {v['images']} | " + " | ".join(figures) + f" | {missed} | {v['free_photos']} | {free} |")
     return "\n".join(lines)
 
 
@@ -191,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{cropped}, {len(rows)} images")
     print(format_table(summary))
+    print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
+          f"missed photos and person-free area count against it)")
     print(f"report: {out}/summary.json, {out}/per_image.csv, {out}/panel.png")
     return 0
 
