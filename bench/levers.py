@@ -7,7 +7,11 @@ On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for 
 - edge refinement: the fast guided filter at <= 1024 px (served) against the same filter at full resolution,
   with the largest and mean difference of the alpha they give;
 - compose: numpy `dstack` against OpenCV `merge` for the RGBA cutout; uint16 integer against float32 fill;
-- encoding: Pillow PNG at several compression levels, OpenCV PNG with each filter, WebP: seconds and bytes.
+and on both photos (1 and 12 megapixels):
+- JPEG decoding: Pillow, simplejpeg, imagecodecs and pyvips (all libjpeg-turbo), and the network's input
+  from the full decode against a DCT-scaled small decode;
+- PNG encoding: model.png with each wheel's deflate (ISA-L, zlib-ng, libdeflate, zlib), Pillow, OpenCV
+  with each row filter, imagecodecs' libpng and libspng, pyvips, and WebP: seconds and bytes.
 Output: markdown tables on the terminal and bench/results/levers.json.
 """
 
@@ -22,13 +26,14 @@ from typing import Callable
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from bench.__main__ import SIZES, photo, summary, timed
 from model import SHIPPED_MODEL, compose, refine
 from model.decode import decode
 from model.letterbox import letterbox
-from model.pipeline import PNG_COMPRESS_LEVEL, PNG_FILTER, WEBP_QUALITY, encode, encode_png
+from model.pipeline import PNG_COMPRESS_LEVEL, WEBP_QUALITY, encode
+from model.png import LEVEL, encode_png
 from model.segmenter import Segmenter
 
 Row = dict[str, float | int | str]
@@ -111,33 +116,129 @@ def _pillow_png(rgba: np.ndarray, level: int) -> bytes:
     return buffer.getvalue()
 
 
+def _opencv_png(rgba: np.ndarray, png_filter: int) -> bytes:
+    """OpenCV's libpng at zlib level 1 with one row filter (the service's encoder until issue 19)."""
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA),
+                            [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESS_LEVEL, cv2.IMWRITE_PNG_FILTER, png_filter])
+    return data.tobytes()
+
+
+def _vips_png(rgba: np.ndarray) -> bytes:
+    import pyvips
+
+    height, width, bands = rgba.shape
+    image = pyvips.Image.new_from_memory(np.ascontiguousarray(rgba).data, width, height, bands, "uchar")
+    return image.pngsave_buffer(compression=PNG_COMPRESS_LEVEL, filter="up")
+
+
+def _deflaters() -> dict[str, Callable[[np.ndarray, int], bytes]]:
+    """zlib-stream compressors for model.png's writer: the served ISA-L and the other wheels' deflate."""
+    import zlib
+
+    import imagecodecs
+    from isal import isal_zlib
+    from zlib_ng import zlib_ng
+
+    return {"ISA-L": isal_zlib.compress, "zlib-ng": zlib_ng.compress, "stdlib zlib": zlib.compress,
+            "libdeflate (imagecodecs)": lambda data, level: imagecodecs.deflate_encode(data, level=level)}
+
+
 def encode_levers(rgba: np.ndarray, repeats: int) -> list[Row]:
-    """Seconds and bytes of each way to encode the RGBA cutout."""
+    """Seconds and bytes of each way to encode the RGBA cutout; every PNG is checked to be lossless."""
+    import imagecodecs
+
     cases: list[tuple[str, Callable[[], bytes]]] = [
-        (f"Pillow PNG level {level}" + (" (the floor)" if level == PNG_COMPRESS_LEVEL else ""),
-         lambda level=level: _pillow_png(rgba, level)) for level in (0, 1, 3, 6)
+        (f"model.png: NumPy up filter + {name} level {level}" + (" (served)" if name == "ISA-L" and level == LEVEL
+                                                                   else ""),
+         lambda deflate=deflate, level=level: encode_png(rgba, level, deflate))
+        for name, deflate in _deflaters().items() for level in ((0, 1, 2) if name == "ISA-L" else (1,))
     ]
+    cases += [(f"Pillow PNG level {level}" + (" (the floor)" if level == PNG_COMPRESS_LEVEL else ""),
+               lambda level=level: _pillow_png(rgba, level)) for level in (1, 6)]
     filters = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
-               "up": cv2.IMWRITE_PNG_FILTER_UP, "paeth": cv2.IMWRITE_PNG_FILTER_PAETH,
-               "fast (sub+up)": cv2.IMWRITE_PNG_FAST_FILTERS, "all (adaptive)": cv2.IMWRITE_PNG_ALL_FILTERS}
-    cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}" + (" (served)" if f == PNG_FILTER else ""),
-               lambda f=f: encode_png(rgba, png_filter=f)) for name, f in filters.items()]
-    cases += [(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)", lambda: encode(rgba, "webp"))]
-    return [_row(name, function, repeats, bytes=len(function())) for name, function in cases]
+               "up": cv2.IMWRITE_PNG_FILTER_UP, "paeth": cv2.IMWRITE_PNG_FILTER_PAETH}
+    cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}" + (" (served before)" if name == "up" else ""),
+               lambda f=f: _opencv_png(rgba, f)) for name, f in filters.items()]
+    cases += [
+        ("imagecodecs png_encode (libpng) level 1, filter up", lambda: imagecodecs.png_encode(rgba, level=1, filter=32)),
+        ("imagecodecs png_encode level 1, RLE, filter sub (its fast setting)",
+         lambda: imagecodecs.png_encode(rgba, level=1, strategy=3, filter=16)),
+        ("imagecodecs spng_encode (libspng) level 1", lambda: imagecodecs.spng_encode(rgba, level=1)),
+        ("pyvips pngsave level 1, filter up", lambda: _vips_png(rgba)),
+    ]
+    rows = []
+    for name, function in cases:
+        data = function()
+        with Image.open(io.BytesIO(data)) as image:
+            if not np.array_equal(np.asarray(image.convert("RGBA")), rgba):
+                raise AssertionError(f"{name} is not lossless")
+        rows.append(_row(name, function, repeats, bytes=len(data)))
+    rows.append(_row(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)", lambda: encode(rgba, "webp"),
+                     repeats, bytes=len(encode(rgba, "webp"))))
+    return rows
+
+
+def _pillow_pixels(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+
+
+def _vips_pixels(data: bytes) -> np.ndarray:
+    import pyvips
+
+    image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    return np.ndarray((image.height, image.width, image.bands), np.uint8, image.write_to_memory())
+
+
+def decode_levers(data: bytes, size: int, repeats: int) -> list[Row]:
+    """Seconds of each JPEG decoder (all to the same pixels), and of each way to get the network's input."""
+    import imagecodecs
+    import simplejpeg
+
+    reference = _pillow_pixels(data)
+    decoders: list[tuple[str, Callable[[], np.ndarray]]] = [
+        ("model.decode: Pillow header + EXIF, simplejpeg pixels (served)", lambda: decode(data, 10**9)),
+        ("Pillow decode + exif_transpose + asarray (served before)", lambda: _pillow_pixels(data)),
+        ("simplejpeg alone", lambda: simplejpeg.decode_jpeg(data)),
+        ("imagecodecs jpeg8_decode (libjpeg-turbo)", lambda: imagecodecs.jpeg8_decode(data)),
+        ("pyvips jpegload", lambda: _vips_pixels(data)),
+    ]
+    rows = []
+    for name, function in decoders:
+        same = bool(np.array_equal(function(), reference))
+        rows.append(_row(name, function, repeats, same_pixels_as_pillow=str(same)))
+    rgb = reference
+
+    def dct_scaled() -> np.ndarray:
+        small = simplejpeg.decode_jpeg(data, min_width=size, min_height=size)  # libjpeg's 1/2, 1/4, 1/8 scaling
+        return letterbox(small, size)[0]
+
+    rows += [
+        _row("network input: INTER_AREA from the full decode (served)", lambda: letterbox(rgb, size), repeats),
+        _row("network input: DCT-scaled decode (simplejpeg min size) + INTER_AREA", dct_scaled, repeats,
+             max_input_difference=int(np.abs(dct_scaled().astype(int) - letterbox(rgb, size)[0]).max())),
+    ]
+    return rows
 
 
 def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, list[Row]]:
-    """Every lever on the benchmark photo of the given size."""
+    """Every lever on the benchmark photo of the given size, then the codecs on every size."""
     rgb = decode(photo(*SIZES[megapixels]), 10**9)
     probability = segmenter.predict(rgb)
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
-    return {
+    levers = {
         "forward pass": forward_levers(segmenter, repeats),
         "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),
-        "encode": encode_levers(compose.cutout(rgb, alpha8), repeats),
     }
+    for label, (width, height) in SIZES.items():
+        data = photo(width, height)
+        rgb = decode(data, 10**9)
+        alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, segmenter.predict(rgb)))
+        levers[f"decode {label}"] = decode_levers(data, segmenter.size, repeats)
+        levers[f"encode {label}"] = encode_levers(compose.cutout(rgb, alpha8), repeats)
+    return levers
 
 
 def format_tables(report: dict) -> str:

@@ -7,19 +7,18 @@ import io
 import re
 from collections.abc import Mapping
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from model import compose
 from model.decode import decode
+from model.png import encode_png
 from model.refine import guided_alpha
 from model.segmenter import Segmenter
 
 OUTPUTS = ("cutout", "mask")
 FORMATS = ("png", "webp")
-PNG_COMPRESS_LEVEL = 1  # zlib level 1: about 4x faster than the usual 6 for ~28% larger files (bench.levers)
-PNG_FILTER = cv2.IMWRITE_PNG_FILTER_UP  # the fastest libpng row filter, and the smallest files at level 1
+PNG_COMPRESS_LEVEL = 1  # deflate level 1: about 4x faster than the usual 6 for ~28% larger files (bench.levers)
 WEBP_QUALITY = 90
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
@@ -104,27 +103,12 @@ def render(rgb: np.ndarray, alpha8: np.ndarray, options: CutoutOptions) -> np.nd
 
 
 def encode(picture: np.ndarray, fmt: str = "png") -> bytes:
-    """PNG (fast compression, see PNG_COMPRESS_LEVEL) or lossless-alpha WebP bytes."""
+    """PNG (fast compression, `model.png`) or lossless-alpha WebP bytes."""
     if fmt == "webp":
         buffer = io.BytesIO()
         Image.fromarray(picture).save(buffer, format="WEBP", quality=WEBP_QUALITY, method=0)
         return buffer.getvalue()
     return encode_png(picture)
-
-
-def encode_png(picture: np.ndarray, level: int = PNG_COMPRESS_LEVEL, png_filter: int = PNG_FILTER) -> bytes:
-    """PNG bytes of a grey, RGB or RGBA uint8 picture (zlib `level`, libpng row filter `png_filter`).
-
-    OpenCV rather than Pillow: Pillow cannot choose libpng's row filter, and with the "up" filter at
-    level 1 OpenCV writes the 12-megapixel cutout in half Pillow's time (python -m bench.levers).
-    """
-    if picture.ndim == 3:
-        picture = cv2.cvtColor(picture, cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR)
-    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, level,
-                                               cv2.IMWRITE_PNG_FILTER, png_filter])
-    if not ok:
-        raise RuntimeError(f"OpenCV could not encode a {picture.shape} picture as PNG")
-    return data.tobytes()
 
 
 def remove_background(data: bytes, segmenter: Segmenter, options: CutoutOptions, max_pixels: int) -> bytes:

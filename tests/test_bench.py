@@ -15,6 +15,7 @@ def test_stage_benchmark_covers_every_stage(segmenter):
     assert all(value["median_s"] > 0 and value["runs"] == 1 for value in result.values())
     report = {"device": "CPU", "serving_size": segmenter.size, "bare_forward": {},
               "photos": {"small": {"bytes": 1, "stages": result, "peak_request_mb": 1.0}}}
+    assert "whole request / floor = " in format_report(report)
     assert "whole request / (floor + forward pass) = " in format_report(report)
 
 
@@ -23,8 +24,11 @@ def test_levers_compare_the_served_choice_with_its_alternatives(segmenter, tmp_p
     out = tmp_path / "levers.json"
     assert levers.main(["--repeats", "1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert list(report["levers"]) == ["forward pass", "resize to serving size", "upsample + refine", "compose", "encode"]
+    assert list(report["levers"]) == ["forward pass", "resize to serving size", "upsample + refine", "compose",
+                                      "decode 1MP", "encode 1MP", "decode 12MP", "encode 12MP"]
     for stage, rows in report["levers"].items():
         assert sum("(served)" in row["lever"] for row in rows) >= 1, stage
-    encoded = {row["lever"]: row["bytes"] for row in report["levers"]["encode"]}
-    assert encoded["Pillow PNG level 0"] > encoded["Pillow PNG level 6"]  # compression does compress
+    encoded = {row["lever"]: row["bytes"] for row in report["levers"]["encode 12MP"]}
+    assert encoded["Pillow PNG level 1 (the floor)"] > encoded["Pillow PNG level 6"]  # compression does compress
+    decoders = [row for row in report["levers"]["decode 12MP"] if "same_pixels_as_pillow" in row]
+    assert len(decoders) == 5 and all(row["same_pixels_as_pillow"] == "True" for row in decoders)

@@ -130,3 +130,22 @@ def test_page_is_keyboard_accessible(page):
     assert page.evaluate("document.activeElement.id") == "image"
     for element_id in ("image", "background", "bg", "crop", "mask", "refine"):
         assert page.locator(f"label[for='{element_id}']").count() == 1
+
+
+def test_chromium_decodes_the_served_png_to_the_same_pixels(page, photo, tmp_path):
+    upload(page, photo)
+    _, image = downloaded_result(page, tmp_path)
+    # The preview <img> shows the PNG the API answered; a canvas reads back what Chromium decoded.
+    alpha = page.evaluate("""() => {
+        const img = document.getElementById('preview');
+        const canvas = document.createElement('canvas');
+        canvas.width = img.naturalWidth;
+        canvas.height = img.naturalHeight;
+        const context = canvas.getContext('2d');
+        context.drawImage(img, 0, 0);
+        const rgba = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        return Array.from(rgba.filter((_, i) => i % 4 === 3));
+    }""")
+    expected = np.asarray(image)[..., 3]
+    assert 0 < expected.mean() < 255  # a real cutout: some of the photo kept, some not
+    np.testing.assert_array_equal(np.array(alpha, np.uint8).reshape(expected.shape), expected)

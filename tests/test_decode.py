@@ -1,8 +1,10 @@
 """model.decode on real photos in awkward modes and on hostile files."""
 
+import io
+
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from model.decode import ImageTooLarge, UnreadableImage, UnsupportedFormat, decode
 from tests.conftest import encode
@@ -59,3 +61,15 @@ def test_bombs_are_refused_before_decoding(astronaut):
 def test_not_images(data, error):
     with pytest.raises(error):
         decode(data, LIMIT)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_jpeg_fast_path_gives_pillows_pixels_for_every_exif_orientation(astronaut, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(np.ascontiguousarray(astronaut[:, :300]), "JPEG", exif=exif.tobytes())
+    with Image.open(io.BytesIO(data)) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    rgb = decode(data, LIMIT)
+    assert rgb.flags.c_contiguous and rgb.shape == expected.shape
+    np.testing.assert_array_equal(rgb, expected)

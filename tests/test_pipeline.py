@@ -103,3 +103,32 @@ def test_fill_blends_like_the_formula():
     assert (filled[:8] == colour).all() and np.array_equal(filled[-8:], rgb[-8:])
     cropped = compose.fill(rgb[5:40, 3:30], alpha[5:40, 3:30], colour)  # views, as a crop passes them
     assert np.array_equal(cropped, filled[5:40, 3:30])
+
+
+def _opencv_png(picture: np.ndarray) -> bytes:
+    """The encoder the service used before model.png: OpenCV, zlib level 1, libpng's "up" filter."""
+    if picture.ndim == 3:
+        picture = cv2.cvtColor(picture, cv2.COLOR_RGBA2BGRA if picture.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, data = cv2.imencode(".png", picture, [cv2.IMWRITE_PNG_COMPRESSION, 1,
+                                               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP])
+    assert ok
+    return data.tobytes()
+
+
+@pytest.mark.parametrize("output", ["cutout", "mask", "fill"])
+def test_png_of_a_real_cutout_has_the_old_encoders_pixels_and_size(astronaut, output):
+    alpha8 = np.zeros(astronaut.shape[:2], np.uint8)
+    cv2.circle(alpha8, (250, 250), 180, 255, -1)
+    alpha8 = cv2.GaussianBlur(alpha8, (0, 0), 3)  # soft edges, as refinement gives
+    options = CutoutOptions(output="cutout" if output == "fill" else output,
+                            background=(255, 255, 255) if output == "fill" else None)
+    picture = render(astronaut, alpha8, options)
+    new, old = encode(picture, "png"), _opencv_png(picture)
+    decoded = {name: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+               for name, data in (("new", new), ("old", old))}
+    np.testing.assert_array_equal(decoded["new"], decoded["old"])  # OpenCV reads both: same pixels, same order
+    with Image.open(io.BytesIO(new)) as image:
+        image.verify()  # Pillow checks every chunk's CRC and the zlib stream
+    with Image.open(io.BytesIO(new)) as image:
+        np.testing.assert_array_equal(np.asarray(image), picture)
+    assert len(new) <= 1.10 * len(old)
