@@ -15,7 +15,7 @@ $(VENV)/.serve: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-train.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-train.txt requirements-batch.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.serve
 

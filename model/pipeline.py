@@ -85,7 +85,11 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
 
 def alpha_for(segmenter: Segmenter, rgb: np.ndarray, refine: bool) -> np.ndarray:
     """The person's alpha (H, W) uint8 at the photo's resolution."""
-    probability = segmenter.predict(rgb)
+    return alpha_from(rgb, segmenter.predict(rgb), refine)
+
+
+def alpha_from(rgb: np.ndarray, probability: np.ndarray, refine: bool) -> np.ndarray:
+    """The alpha (H, W) uint8 from the network's probability at the photo's resolution, refined if asked."""
     if refine:
         probability = guided_alpha(rgb, probability)
     return compose.to_alpha8(probability)
@@ -111,8 +115,12 @@ def encode(picture: np.ndarray, fmt: str = "png") -> bytes:
     return encode_png(picture)
 
 
+def output_bytes(rgb: np.ndarray, probability: np.ndarray, options: CutoutOptions) -> bytes:
+    """The encoded output picture from the photo and the network's probability at its resolution."""
+    return encode(render(rgb, alpha_from(rgb, probability, options.refine), options), options.format)
+
+
 def remove_background(data: bytes, segmenter: Segmenter, options: CutoutOptions, max_pixels: int) -> bytes:
     """Upload bytes -> encoded output picture; raises ImageError for a bad upload."""
     rgb = decode(data, max_pixels)
-    picture = render(rgb, alpha_for(segmenter, rgb, options.refine), options)
-    return encode(picture, options.format)
+    return output_bytes(rgb, segmenter.predict(rgb), options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import zipfile
 from pathlib import Path
@@ -32,6 +33,19 @@ def check_model_file(path: Path) -> None:
         complete = False
     if not complete:
         raise ModelLoadError(f"model file {path} is not a Keras .keras archive (corrupt or truncated): {hint}")
+
+
+def serving_size(path: Path) -> int:
+    """The input side a saved model serves at, read from its archive without loading TensorFlow:
+    its fixed input side, else DEFAULT_SIZE (as `Segmenter.load` chooses)."""
+    check_model_file(path)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    for layer in config.get("config", {}).get("layers", []):
+        if layer.get("class_name") == "InputLayer":
+            shape = layer["config"].get("batch_shape") or [None, None]
+            return shape[1] or DEFAULT_SIZE
+    return DEFAULT_SIZE
 
 
 class Segmenter:
@@ -78,8 +92,15 @@ class Segmenter:
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
-        canvas, placement = letterbox(rgb, self.size)
-        return unletterbox(self.forward(canvas[None])[0], placement)
+        return self.predict_batch([rgb])[0]
+
+    def predict_batch(self, photos: list[np.ndarray]) -> list[np.ndarray]:
+        """`predict` for several photos of any sizes, with one forward pass over their letterboxed canvases."""
+        if not photos:
+            return []
+        canvases, placements = zip(*(letterbox(rgb, self.size) for rgb in photos))
+        return [unletterbox(probability, placement)
+                for probability, placement in zip(self.forward(np.stack(canvases)), placements)]
 
 
 @functools.lru_cache(maxsize=2)
