@@ -32,3 +32,14 @@ def test_levers_compare_the_served_choice_with_its_alternatives(segmenter, tmp_p
     assert encoded["Pillow PNG level 1 (the floor)"] > encoded["Pillow PNG level 6"]  # compression does compress
     decoders = [row for row in report["levers"]["decode 12MP"] if "same_pixels_as_pillow" in row]
     assert len(decoders) == 5 and all(row["same_pixels_as_pillow"] == "True" for row in decoders)
+
+
+def test_batch_benchmark_times_each_engine_and_batch_size(tmp_path):
+    from bench import batch
+
+    out = tmp_path / "batch.json"
+    assert batch.main(["--photos", "3", "--batch-sizes", "1", "2", "--engines", "local", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["photos"] == 3 and 0.1 < report["mean_megapixels"] < 2
+    assert [(row["engine"], row["batch_size"]) for row in report["rows"]] == [("local", 1), ("local", 2)]
+    assert all(row["photos_per_s"] > 0 for row in report["rows"])
