@@ -16,7 +16,7 @@ from model.segmenter import ModelLoadError, Segmenter
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif")
 MAX_PIXELS = 100_000_000  # the CLI reads local files: a higher ceiling than the web service's
-LOCAL_BATCH_SIZE = 1  # photos per forward pass on the local engine: batching was not faster on a CPU (bench.batch)
+LOCAL_BATCH_SIZE = 4  # photos per forward pass on the local engine: 1.4x the photos/s of 1 on 2 CPU cores (bench.batch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
