@@ -1,12 +1,22 @@
 """The shipped artefact on real photos: a person is cut out, a cat is not a person."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
+import pytest
 from skimage import data as skdata
 
 from model import SHIPPED_MODEL
 from model.pipeline import alpha_for
+from training import data as datalib
+from training.config import DataConfig
+from training.evaluate import close_up
 from training.showcase import grace_hopper
+
+# The shipped model of 2026-11-30 on the 24 portraits below: MEASURED.
+PORTRAIT_MEAN_IOU, PORTRAIT_MIN_IOU = 0.9, 0.7
+CLOSE_UP_MEAN_IOU, CLOSE_UP_MIN_IOU = 0.8, 0.5
 
 
 def test_artefact_is_small_and_fixed_size():
@@ -53,3 +63,34 @@ def test_portrait_found_whole_sky_left_out_flag_mostly(segmenter):
     assert np.median(alpha[450:, 60:200]) > 200, "uniform"
     assert alpha[:300, 430:].max() < 30, "sky"
     assert alpha[:300, :120].mean() < 110, "flag"
+
+
+EG1800 = Path(__file__).resolve().parents[2] / "shared" / "data" / "eg1800"
+PORTRAITS = 24  # the first photos of eg1800's test split (never trained on, never used to choose the model)
+
+
+@pytest.fixture(scope="module")
+def eg1800_portraits() -> list[datalib.Sample]:
+    """Hand-labelled portraits and selfies from ../shared (skipped where it is absent, e.g. outside CI)."""
+    if not EG1800.is_dir():
+        pytest.skip(f"{EG1800} is absent: the eg1800 portraits are read from ../shared/data at test time")
+    pairs = datalib.split_root(datalib.find_pairs(EG1800), DataConfig.val_fraction, DataConfig.test_fraction, 1)
+    return [datalib.read_pair(pair) for pair in pairs["test"][:PORTRAITS]]
+
+
+def _iou(alpha8: np.ndarray, mask: np.ndarray) -> float:
+    predicted, truth = alpha8 >= 128, mask > 0
+    return float((predicted & truth).sum() / max(1, (predicted | truth).sum()))
+
+
+def test_eg1800_portraits_are_cut_out_whole(segmenter, eg1800_portraits):
+    ious = [_iou(alpha_for(segmenter, sample.image, refine=True), sample.mask) for sample in eg1800_portraits]
+    assert np.mean(ious) > PORTRAIT_MEAN_IOU and min(ious) > PORTRAIT_MIN_IOU, sorted(ious)[:3]
+
+
+def test_close_ups_of_eg1800_portraits_are_never_missed(segmenter, eg1800_portraits):
+    # Head-and-shoulders crops cut around the head (training.evaluate.close_up): the framing of a selfie
+    # or a profile picture, closer than any photo of the set.
+    crops = [close_up(sample) for sample in eg1800_portraits]
+    ious = [_iou(alpha_for(segmenter, crop.image, refine=True), crop.mask) for crop in crops]
+    assert np.mean(ious) > CLOSE_UP_MEAN_IOU and min(ious) > CLOSE_UP_MIN_IOU, sorted(ious)[:3]

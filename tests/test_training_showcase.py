@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 
 from model import SHIPPED_MODEL
+from tests.shapes import write_root
 from training import showcase
 
 
@@ -27,3 +28,13 @@ def test_showcase_judges_a_folder_of_own_photos(tmp_path, capsys, astronaut_jpeg
     assert "skipped" in printed.err and "c-broken.jpg" in printed.err
     panel = cv2.imread(str(out))
     assert panel.shape[0] == 2 * (showcase.TILE_HEIGHT + 4)
+
+
+def test_showcase_adds_close_ups_of_a_data_roots_test_portraits(tmp_path, capsys):
+    root = write_root(tmp_path / "portraits", 30)
+    out = tmp_path / "panel.png"
+    assert showcase.main(["--model", str(SHIPPED_MODEL), "--out", str(out), "--only-mine",
+                          "--portraits", str(root), "--portrait-count", "2"]) == 0
+    names = [line.split(": person area ")[0] for line in capsys.readouterr().out.splitlines() if "person area" in line]
+    assert len(names) == 2 and all(name.endswith("(close-up)") for name in names)
+    assert cv2.imread(str(out)).shape[0] == 2 * (showcase.TILE_HEIGHT + 4)

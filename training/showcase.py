@@ -2,9 +2,10 @@
 
 Uses public-domain photos that the installed packages ship: scikit-image's (two people, a cat, a cup,
 a rocket, grass and gravel textures) and Matplotlib's portrait of Grace Hopper, each as
-photo | alpha | cutout on a checkerboard, through the serving pipeline. `--photos FILE_OR_DIR ...` adds
-your own photos (read like uploads: EXIF orientation applied), to judge a model on the kind of photo
-it will serve.
+photo | alpha | cutout on a checkerboard, through the serving pipeline. `--portraits ROOT` adds
+head-and-shoulders crops of a data root's test photos (real portraits, e.g. ../shared/data/eg1800);
+`--photos FILE_OR_DIR ...` adds your own photos (read like uploads: EXIF orientation applied), to judge
+a model on the kind of photo it will serve.
 """
 
 from __future__ import annotations
@@ -62,6 +63,21 @@ def own_photos(paths: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
                 print(f"skipped {file}: {error}", file=sys.stderr)
 
 
+def portrait_crops(root: Path, count: int) -> Iterator[tuple[str, np.ndarray]]:
+    """Head-and-shoulders crops (`training.evaluate.close_up`) of the first `count` photos of a data root's
+    test split, as `training.train` splits it by default: real portraits closer than the photos show them."""
+    from training import data as datalib
+    from training.config import DataConfig
+    from training.evaluate import close_up
+
+    pairs = datalib.split_root(datalib.find_pairs(root), DataConfig.val_fraction, DataConfig.test_fraction, 1)
+    for pair in pairs["test"][:count]:
+        sample = datalib.read_pair(pair)
+        crop = close_up(sample) if sample is not None else None
+        if crop is not None:
+            yield f"{pair.id} (close-up)", crop.image
+
+
 def row(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray, float]:
     """photo | alpha | cutout, scaled to TILE_HEIGHT, and the share of person pixels."""
     alpha8 = alpha_for(segmenter, rgb, refine=True)
@@ -78,11 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--photos", nargs="+", type=Path, default=[], metavar="FILE_OR_DIR",
                         help="your own photos, added after the built-in ones")
+    parser.add_argument("--portraits", type=Path, default=None, metavar="ROOT",
+                        help="add head-and-shoulders crops of the first test-split photos of this data root "
+                             "(e.g. ../shared/data/eg1800)")
+    parser.add_argument("--portrait-count", type=int, default=4)
     parser.add_argument("--only-mine", action="store_true", help="leave the built-in photos out")
     args = parser.parse_args(argv)
     built_in = () if args.only_mine else PHOTOS
+    crops = portrait_crops(args.portraits, args.portrait_count) if args.portraits else iter(())
     # One photo in memory at a time: your folder may hold many large ones.
-    photos = itertools.chain(((name, load_photo(name)) for name in built_in), own_photos(args.photos))
+    photos = itertools.chain(((name, load_photo(name)) for name in built_in), crops, own_photos(args.photos))
     segmenter = Segmenter.load(args.model)
     rows = []
     for name, rgb in photos:
