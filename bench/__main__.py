@@ -132,11 +132,16 @@ def main(argv: list[str] | None = None) -> int:
                                                                        np.uint8)), args.repeats))
              for n in (1, 8)}
     report["bare_forward"] = {f"batch {n}": value for n, value in batch.items()}
-    print(format_report(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {args.out}")
+    publish(format_report(report), report, args.out)
     return 0
+
+
+def publish(tables: str, report: dict, out: Path) -> None:
+    """Print the tables and write the report as JSON (every benchmark's last step)."""
+    print(tables)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {out}")
 
 
 def format_report(report: dict) -> str:

@@ -10,7 +10,6 @@ prints photos/s. Output: a markdown table and bench/results/batch.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from pathlib import Path
 import cv2
 from PIL import Image
 
+from bench.__main__ import publish
 from model import SHIPPED_MODEL
 from model import __main__ as cli
 from model.pipeline import CutoutOptions
@@ -101,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"{report['photos']} photos, {report['mean_megapixels']} MP on average, {report['cpus']} CPUs", "",
              "| engine | batch size | seconds | photos/s |", "|---|---:|---:|---:|"]
     lines += [f"| {r['engine']} | {r['batch_size']} | {r['seconds']:.1f} | {r['photos_per_s']:.2f} |" for r in rows]
-    print("\n".join(lines))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {args.out}")
+    publish("\n".join(lines), report, args.out)
     return 0
 
 

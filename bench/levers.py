@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Callable
@@ -28,7 +27,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from bench.__main__ import SIZES, photo, summary, timed
+from bench.__main__ import SIZES, photo, publish, summary, timed
 from model import SHIPPED_MODEL, compose, refine
 from model.decode import decode
 from model.letterbox import letterbox
@@ -267,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     segmenter = Segmenter.load(args.model)
     report = {"device": segmenter.device, "serving_size": segmenter.size, "photo": args.photo,
               "levers": measure(segmenter, args.photo, args.repeats)}
-    print(format_tables(report))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {args.out}")
+    publish(format_tables(report), report, args.out)
     return 0
 
 

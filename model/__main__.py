@@ -7,8 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from model import SHIPPED_MODEL
 from model.decode import ImageError, decode
 from model.pipeline import CutoutOptions, OptionError, output_bytes, parse_colour

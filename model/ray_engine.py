@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
@@ -194,8 +195,6 @@ def connect(address: str | None) -> None:
 
 def main(inputs: list[str], out: str, job: RayJob, address: str | None, suffixes: tuple[str, ...]) -> int:
     """Run the job and print its report: one line per failed photo, then a summary; returns the failures."""
-    import sys
-
     connect(address)
     start = time.perf_counter()
     outcomes = run(list_photos(inputs, suffixes), out, job)
