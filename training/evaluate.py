@@ -193,8 +193,10 @@ def format_table(summary: dict) -> str:
     """The summary as a Markdown table: per set, then overall."""
     lines = ["| set | photos | Jaccard | mean IoU | recall | precision | F1 | accuracy | missed | "
              "person-free photos | their person area |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for key, v in summary.items():
-        figures = [f"{v[c]:.4f}" for c in ("jaccard", "mean_iou", "recall", "precision", "f1", "accuracy")]
+    for key, v in sorted(summary.items(), key=lambda item: item[0] == "overall"):  # the sets, then overall
+        # On a person-free set every figure but accuracy is 0 (or 1) by definition: its area is what counts.
+        people = ("jaccard", "mean_iou", "recall", "precision", "f1") if v["person_photos"] else ()
+        figures = [f"{v[c]:.4f}" for c in people] + ["-"] * (5 - len(people)) + [f"{v['accuracy']:.4f}"]
         missed = f"{v['missed']} of {v['person_photos']}" if v["person_photos"] else "-"
         free = f"{v['free_area']:.2%}" if v["free_photos"] else "-"
         lines.append(f"| {key} | {v['images']} | " + " | ".join(figures) + f" | {missed} | {v['free_photos']} | {free} |")
