@@ -195,9 +195,12 @@ def connect(address: str | None) -> None:
 
 def main(inputs: list[str], out: str, job: RayJob, address: str | None, suffixes: tuple[str, ...]) -> int:
     """Run the job and print its report: one line per failed photo, then a summary; returns the failures."""
+    photos = list_photos(inputs, suffixes)
+    if not photos:  # as the local engine: nothing to do is an error, before any cluster is joined
+        raise ValueError("no photos found in the inputs given")
     connect(address)
     start = time.perf_counter()
-    outcomes = run(list_photos(inputs, suffixes), out, job)
+    outcomes = run(photos, out, job)
     seconds = time.perf_counter() - start
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in sorted(failed, key=lambda o: o.source):

@@ -73,6 +73,12 @@ def test_a_missing_input_is_one_failed_row_and_the_job_goes_on(local_ray, photos
         assert image.mode == "L" and image.size == (512, 512)
 
 
+def test_an_empty_folder_is_an_error_as_on_the_local_engine(local_ray, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = cli.main([str(tmp_path / "empty"), "-o", str(tmp_path / "out"), "--engine", "ray"])
+    assert code == 2 and "error: no photos found in the inputs given" in capsys.readouterr().err
+
+
 def test_the_service_does_not_import_ray():
     import subprocess
     import sys

@@ -91,10 +91,8 @@ def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, b
              balance_groups: bool = True) -> _Job:
     """What to draw: each root with its weight; the person-free samples are also the paste backgrounds,
     and the samples with a person also the further people of group scenes."""
-    pairs, free = drawable_roots(by_root)
+    pairs, free, people = drawable_roots(by_root)
     backgrounds = _Pool.of(free, balance_groups) if free and config.paste_probability > 0 else None
-    people = [(weight, [s for s in samples if s.mask.any()]) for weight, samples in pairs]
-    people = [(weight, samples) for weight, samples in people if samples]
     group = _Pool.of(people, balance_groups) if people and config.group_probability > 0 else None
     return _Job(_Pool.of(pairs, balance_groups), backgrounds, group, config, batch_size, seed)
 

@@ -90,15 +90,16 @@ def group_weights(samples: list[Sample]) -> np.ndarray:
     return weights / weights.sum()
 
 
-def drawable_roots(by_root: list[tuple[float, list[Sample]]]
-                   ) -> tuple[list[tuple[float, list[Sample]]], list[tuple[float, list[Sample]]]]:
-    """What the training pipelines draw from: the roots with a weight above 0 and samples, and of those
-    the person-free samples (the backgrounds people are pasted onto), each with its root's weight."""
+def drawable_roots(by_root: list[tuple[float, list[Sample]]]) -> tuple[list[tuple[float, list[Sample]]], ...]:
+    """What the training pipeline draws from: the roots with a weight above 0 and samples; of those the
+    person-free samples (the backgrounds people are pasted onto); and the samples with a person (the
+    further people of group scenes); each with its root's weight, roots left without samples dropped."""
     pairs = [(weight, samples) for weight, samples in by_root if weight > 0 and samples]
     if not pairs:
         raise ValueError("no training samples with a sampling weight above 0")
     free = [(weight, [s for s in samples if not s.mask.any()]) for weight, samples in pairs]
-    return pairs, [(weight, samples) for weight, samples in free if samples]
+    people = [(weight, [s for s in samples if s.mask.any()]) for weight, samples in pairs]
+    return pairs, [(w, s) for w, s in free if s], [(w, s) for w, s in people if s]
 
 
 def split_root(pairs: list[Pair], val_fraction: float, test_fraction: float, seed: int) -> dict[str, list[Pair]]:
