@@ -5,12 +5,13 @@ import io
 import cv2
 import numpy as np
 import pytest
+import skimage
 from PIL import Image
 
 from model import compose
 from model.letterbox import letterbox, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
-from model.refine import guided_alpha
+from model.refine import RADIUS, WORK_SIDE, guided_alpha, window_radius
 
 
 @pytest.mark.parametrize("text, colour", [("#ffffff", (255, 255, 255)), ("00ff7f", (0, 255, 127)),
@@ -39,16 +40,29 @@ def test_letterbox_round_trip(shape):
 
 
 def test_refinement_snaps_a_blurry_edge_to_the_photo_edge():
-    photo = np.zeros((400, 400, 3), np.uint8)
-    photo[:, 200:] = 255  # a sharp vertical edge at x = 200
+    photo = np.zeros((600, WORK_SIDE, 3), np.uint8)  # at the reference side: a window of RADIUS pixels
+    photo[:, 512:] = 255  # a sharp vertical edge at x = 512
     # A blurry guess, as a stride-4 prediction upsampled to the photo is.
     coarse = cv2.GaussianBlur((photo[..., 0] > 0).astype(np.float32), (0, 0), 4)
     alpha = guided_alpha(photo, coarse)
-    assert alpha.shape == (400, 400) and alpha.dtype == np.float32
+    assert alpha.shape == (600, WORK_SIDE) and alpha.dtype == np.float32
     assert 0.0 <= alpha.min() and alpha.max() <= 1.0
-    steepest = lambda a: float(np.abs(np.diff(a[200])).max())
+    steepest = lambda a: float(np.abs(np.diff(a[300])).max())
     assert steepest(coarse) < 0.11 and steepest(alpha) > 0.5  # the edge became a step
-    assert int(np.abs(np.diff(alpha[200])).argmax()) == 199  # exactly where the photo's edge is
+    assert int(np.abs(np.diff(alpha[300])).argmax()) == 511  # exactly where the photo's edge is
+
+
+def test_refinement_is_the_same_at_any_photo_size():
+    # The network sees every photo at one size, so the filter's window covers the same share of every photo:
+    # a photo at half the size gets (within rounding) half the alpha, not a twice wider smoothing window.
+    photo = skimage.data.astronaut()
+    coarse = np.zeros(photo.shape[:2], np.float32)
+    coarse[150:, 120:400] = 1.0
+    coarse = cv2.GaussianBlur(coarse, (0, 0), 8)
+    half = lambda a: cv2.resize(a, (256, 256), interpolation=cv2.INTER_AREA)
+    difference = np.abs(half(guided_alpha(photo, coarse)) - guided_alpha(half(photo), half(coarse)))
+    assert float(difference.mean()) < 0.003 and float(np.percentile(difference, 99)) < 0.03  # a fixed radius: 0.015, 0.12
+    assert window_radius(WORK_SIDE) == RADIUS and window_radius(WORK_SIDE // 4) == RADIUS // 4
 
 
 def test_person_box_and_crop():

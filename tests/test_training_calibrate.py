@@ -1,0 +1,63 @@
+"""training.calibrate: the output bias is scored as served, and the best one is folded into the saved file."""
+
+import cv2
+import keras
+import numpy as np
+from skimage import data as skdata
+
+from model import SHIPPED_MODEL
+from model.pipeline import alpha_for
+from model.segmenter import Segmenter
+from training import calibrate
+from training import data as datalib
+
+
+def _write_run(tmp_path, photos: dict[str, tuple[np.ndarray, np.ndarray]]):
+    root = tmp_path / "data"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for name, (rgb, mask) in photos.items():
+        cv2.imwrite(str(root / "images" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), mask.astype(np.uint8) * 255)
+    run = tmp_path / "run"
+    run.mkdir()
+    pairs = [datalib.Pair(str(root), name) for name in photos]
+    datalib.save_manifest({"train": [], "val": pairs, "test": []}, run / "manifest.json")
+    return run
+
+
+def test_the_bias_that_matches_the_labels_is_chosen_and_saved(tmp_path, capsys):
+    astronaut = skdata.astronaut()
+    segmenter = Segmenter.load(SHIPPED_MODEL)  # its own copy: the shared fixture's network must stay as shipped
+    original = segmenter.network.get_layer("logits").bias.numpy().copy()
+    # Labels as the network itself draws the person one logit unit towards "person": bias +1 matches them.
+    calibrate.shift_logits(segmenter, original, 1.0)
+    labels = alpha_for(segmenter, astronaut, refine=True) >= 128
+    run = _write_run(tmp_path, {"astronaut": (astronaut, labels),
+                                "coffee": (skdata.coffee(), np.zeros(skdata.coffee().shape[:2], bool))})
+    out = tmp_path / "calibrated.keras"
+
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "-1", "0", "1", "2",
+                           "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "best bias +1.00" in printed and "| -1.00 |" in printed and "| +2.00 |" in printed
+    saved = keras.saving.load_model(out, compile=False)
+    np.testing.assert_allclose(saved.get_layer("logits").bias.numpy(), original + 1.0, rtol=1e-6)
+    served = Segmenter(saved, segmenter.size)
+    assert np.array_equal(alpha_for(served, astronaut, refine=True) >= 128, labels)
+
+
+def test_a_larger_bias_marks_more_person(tmp_path):
+    astronaut = skdata.astronaut()
+    segmenter = Segmenter.load(SHIPPED_MODEL)
+    run = _write_run(tmp_path, {"astronaut": (astronaut, alpha_for(segmenter, astronaut, refine=True) >= 128)})
+    results = calibrate.calibrate(segmenter, datalib.load_manifest(run / "manifest.json")["val"], [-2.0, 0.0, 2.0])
+    areas = [summary["overall"]["mean_person_area"] for _, _, summary in results]
+    assert areas[0] < areas[1] < areas[2]
+    assert [bias for bias, _, _ in results] == [-2.0, 0.0, 2.0] and max(results, key=lambda r: r[1])[0] == 0.0
+
+
+def test_an_empty_validation_split_is_one_clear_error(tmp_path, capsys):
+    run = _write_run(tmp_path, {})
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--out", str(tmp_path / "x.keras")]) == 2
+    assert "validation split" in capsys.readouterr().err and not (tmp_path / "x.keras").exists()

@@ -1,0 +1,96 @@
+"""Choose the served model's output bias on validation: `python -m training.calibrate --model M --run RUN --out OUT`.
+
+The network ends in one 1x1 convolution (`logits`) and a sigmoid, and the service uses the probability
+as the alpha. Adding b to that convolution's bias shifts every logit by b: the same network, with the
+person/background balance moved (b > 0: more pixels are person, more recall). A network trained on a mix
+of sets sits at the balance of its training mix, which need not be the one the selection score wants.
+
+Each bias is scored exactly as the model is served (the saved network with that bias, the photo at the
+serving size, the edge refinement) on the run's validation split of every set, with the one selection
+score (`training.selection`); the best is folded into the saved file, so the service needs no new setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from model.segmenter import Segmenter
+from training import data as datalib
+from training.evaluate import evaluate
+from training.selection import selection_score
+
+LOGITS_LAYER = "logits"  # training.deeplab names the last convolution so
+DEFAULT_BIASES = (-0.5, 0.0, 0.5, 1.0, 1.5)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="python -m training.calibrate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, type=Path, help="the saved serving model (training.export or soup)")
+    parser.add_argument("--run", required=True, type=Path, help="run folder whose manifest holds the validation split")
+    parser.add_argument("--biases", nargs="+", type=float, default=list(DEFAULT_BIASES),
+                        help=f"logit shifts to try (default: {' '.join(map(str, DEFAULT_BIASES))})")
+    parser.add_argument("--size", type=int, default=None, help="input side for a model without a fixed one")
+    parser.add_argument("--out", required=True, type=Path, help="the .keras file to write, with the best bias")
+    return parser.parse_args(argv)
+
+
+def shift_logits(segmenter: Segmenter, original, bias: float) -> None:
+    """Set the network's output bias to `original + bias` (the traced forward pass reads it at each call)."""
+    segmenter.network.get_layer(LOGITS_LAYER).bias.assign(original + bias)
+
+
+def calibrate(segmenter: Segmenter, pairs: list[datalib.Pair], biases: list[float]) -> list[tuple[float, float, dict]]:
+    """(bias, selection score, per-set summary) for every bias, the photos served with refinement.
+    Leaves the network at the best bias."""
+    original = segmenter.network.get_layer(LOGITS_LAYER).bias.numpy().copy()
+    results = []
+    for bias in biases:
+        shift_logits(segmenter, original, bias)
+        _, summary, _ = evaluate(segmenter, pairs, refine=True)
+        results.append((bias, selection_score(summary), summary))
+    best = max(results, key=lambda result: result[1])
+    shift_logits(segmenter, original, best[0])
+    return results
+
+
+def format_results(results: list[tuple[float, float, dict]]) -> str:
+    """One Markdown row per bias: the score, then mean IoU / recall / missed photos per set with a person."""
+    names = [name for name, figures in results[0][2].items() if name != "overall" and figures["person_photos"]]
+    lines = ["| bias | score | " + " | ".join(f"{name} IoU / recall / missed" for name in names) + " | person-free area |",
+             "|---:|---:|" + "---:|" * len(names) + "---:|"]
+    for bias, score, summary in results:
+        cells = [f"{summary[n]['mean_iou']:.4f} / {summary[n]['recall']:.3f} / {summary[n]['missed']}" for n in names]
+        free = summary["overall"]["free_area"]
+        lines.append(f"| {bias:+.2f} | {score:.4f} | " + " | ".join(cells) + f" | {free:.2%} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.calibrate`."""
+    args = parse_args(argv)
+    segmenter = Segmenter.load(args.model, args.size)
+    try:
+        pairs = datalib.load_manifest(args.run / "manifest.json")["val"]
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not pairs:
+        print(f"error: the validation split of {args.run} is empty", file=sys.stderr)
+        return 2
+    results = calibrate(segmenter, pairs, args.biases)
+    best = max(results, key=lambda result: result[1])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    segmenter.network.save(args.out)
+    print(f"model {args.model}, validation split of {args.run} ({len(pairs)} photos), served at "
+          f"{segmenter.size}x{segmenter.size} with edge refinement")
+    print(format_results(results))
+    print(f"best bias {best[0]:+.2f} (selection score {best[1]:.4f}): wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
