@@ -52,6 +52,16 @@ def test_resume_continues_from_the_saved_epoch(run):
     assert [row["epoch"] for row in read_log(run / "log.csv")] == [0.0, 1.0]
 
 
+def test_a_resumed_run_goes_on_keeping_every_epoch(shapes, tmp_path):
+    people, _ = shapes
+    out = tmp_path / "kept"
+    assert train.main(["--data", str(people), "--out", str(out), "--image-size", "64", "--batch-size", "4",
+                       "--epochs", "1", "--steps-per-epoch", "2", "--head-filters", "16", "--keep-epochs",
+                       "--verbose", "0"]) == 0
+    assert train.main(["--out", str(out), "--resume", "--epochs", "2", "--verbose", "0"]) == 0
+    assert sorted(path.name for path in (out / "epochs").iterdir()) == ["e01.keras", "e02.keras"]
+
+
 @pytest.mark.parametrize("refine", [[], ["--refine"]])
 def test_evaluate_writes_the_five_figures(run, tmp_path, refine):
     out = tmp_path / "eval"

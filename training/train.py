@@ -77,7 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(ids <sequence>_<frame>) as often as one photo")
     parser.add_argument("--keep-epochs", action="store_true",
                         help=f"also keep every epoch's model as {EPOCHS_DIR}/eNN.keras "
-                             "(to choose or average checkpoints)")
+                             "(to choose or average checkpoints; --resume goes on keeping them where the run did)")
     parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
                         help="stop cleanly between epochs before this many minutes have passed")
     parser.add_argument("--seed", type=int, default=1)
@@ -266,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     verbose = args.verbose if args.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    best = train(config, args.out, verbose, args.keep_epochs)
+    # A resumed run goes on as it started: it is easy to forget the flag on --resume and lose epochs.
+    keep_epochs = args.keep_epochs or (args.resume and (args.out / EPOCHS_DIR).is_dir())
+    best = train(config, args.out, verbose, keep_epochs)
     rows = read_log(args.out / LOG_FILE)
     if rows:
         top = max(rows, key=lambda row: row.get("val_iou", -1.0))
