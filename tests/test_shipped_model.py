@@ -70,17 +70,25 @@ def test_portrait_found_whole_sky_left_out_flag_mostly(segmenter):
     assert alpha[:300, :120].mean() < 135, "flag"  # the model of 2026-11-30: 120
 
 
-EG1800 = Path(__file__).resolve().parents[2] / "shared" / "data" / "eg1800"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PORTRAITS = 24  # the first photos of eg1800's test split (never trained on, never used to choose the model)
+EVERYDAY = 40  # the first photos of har's test split
+IN_DATA = "read from ../shared/data at test time"
+
+
+def shared_test_split(name: str, count: int | None = None) -> list[datalib.Sample]:
+    """The first `count` photos of a set's test split in ../shared (skipped where it is absent, e.g. outside CI)."""
+    root = SHARED_DATA / name
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent: the {name} photos are {IN_DATA}")
+    pairs = datalib.split_root(datalib.find_pairs(root), DataConfig.val_fraction, DataConfig.test_fraction, 1)
+    return [datalib.read_pair(pair) for pair in pairs["test"][:count]]
 
 
 @pytest.fixture(scope="module")
 def eg1800_portraits() -> list[datalib.Sample]:
-    """Hand-labelled portraits and selfies from ../shared (skipped where it is absent, e.g. outside CI)."""
-    if not EG1800.is_dir():
-        pytest.skip(f"{EG1800} is absent: the eg1800 portraits are read from ../shared/data at test time")
-    pairs = datalib.split_root(datalib.find_pairs(EG1800), DataConfig.val_fraction, DataConfig.test_fraction, 1)
-    return [datalib.read_pair(pair) for pair in pairs["test"][:PORTRAITS]]
+    """Hand-labelled portraits and selfies."""
+    return shared_test_split("eg1800", PORTRAITS)
 
 
 def _iou(alpha8: np.ndarray, mask: np.ndarray) -> float:

@@ -40,11 +40,24 @@ def test_the_bias_that_matches_the_labels_is_chosen_and_saved(tmp_path, capsys):
     assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "-1", "0", "1", "2",
                            "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "best bias +1.00" in printed and "| -1.00 |" in printed and "| +2.00 |" in printed
+    assert "best-scoring bias +1.00" in printed and "| -1.00 |" in printed and "| +2.00 |" in printed
     saved = keras.saving.load_model(out, compile=False)
     np.testing.assert_allclose(saved.get_layer("logits").bias.numpy(), original + 1.0, rtol=1e-6)
     served = Segmenter(saved, segmenter.size)
     assert np.array_equal(alpha_for(served, astronaut, refine=True) >= 128, labels)
+
+
+def test_a_chosen_bias_is_folded_in_and_nothing_is_written_without_out(tmp_path):
+    astronaut = skdata.astronaut()
+    run = _write_run(tmp_path, {"astronaut": (astronaut, np.zeros(astronaut.shape[:2], bool))})
+    out = tmp_path / "chosen.keras"
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "0", "--bias", "-0.75",
+                           "--out", str(out)]) == 0
+    shipped = keras.saving.load_model(SHIPPED_MODEL, compile=False).get_layer("logits").bias.numpy()
+    saved = keras.saving.load_model(out, compile=False).get_layer("logits").bias.numpy()
+    np.testing.assert_allclose(saved, shipped - 0.75, rtol=1e-6)
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "0"]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["chosen.keras", "data", "run"]
 
 
 def test_a_larger_bias_marks_more_person(tmp_path):
@@ -55,6 +68,9 @@ def test_a_larger_bias_marks_more_person(tmp_path):
     areas = [summary["overall"]["mean_person_area"] for _, _, summary in results]
     assert areas[0] < areas[1] < areas[2]
     assert [bias for bias, _, _ in results] == [-2.0, 0.0, 2.0] and max(results, key=lambda r: r[1])[0] == 0.0
+    # the network is left as it was
+    untouched = Segmenter.load(SHIPPED_MODEL)
+    assert np.array_equal(alpha_for(segmenter, astronaut, refine=True), alpha_for(untouched, astronaut, refine=True))
 
 
 def test_an_empty_validation_split_is_one_clear_error(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Choose the served model's output bias on validation: `python -m training.calibrate --model M --run RUN --out OUT`.
+"""Measure the served model's output bias on validation: `python -m training.calibrate --model M --run RUN [--out OUT]`.
 
 The network ends in one 1x1 convolution (`logits`) and a sigmoid, and the service uses the probability
 as the alpha. Adding b to that convolution's bias shifts every logit by b: the same network, with the
@@ -7,7 +7,12 @@ of sets sits at the balance of its training mix, which need not be the one the s
 
 Each bias is scored exactly as the model is served (the saved network with that bias, the photo at the
 serving size, the edge refinement) on the run's validation split of every set, with the one selection
-score (`training.selection`); the best is folded into the saved file, so the service needs no new setting.
+score (`training.selection`). With --out, a bias (--bias, else the best-scoring) is folded into a copy
+of the saved file, so the service needs no new setting.
+
+A bias is a threshold: a larger one always raises recall, which is half of the selection score, so
+read the per-set IoU and the person-free area beside the score before folding one in (the model card
+says which was shipped and why).
 """
 
 from __future__ import annotations
@@ -34,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--biases", nargs="+", type=float, default=list(DEFAULT_BIASES),
                         help=f"logit shifts to try (default: {' '.join(map(str, DEFAULT_BIASES))})")
     parser.add_argument("--size", type=int, default=None, help="input side for a model without a fixed one")
-    parser.add_argument("--out", required=True, type=Path, help="the .keras file to write, with the best bias")
+    parser.add_argument("--out", type=Path, default=None, help="write the model with a bias folded in to this .keras file")
+    parser.add_argument("--bias", type=float, default=None, help="with --out: the bias to fold in (default: the best-scoring)")
     return parser.parse_args(argv)
 
 
@@ -45,15 +51,14 @@ def shift_logits(segmenter: Segmenter, original, bias: float) -> None:
 
 def calibrate(segmenter: Segmenter, pairs: list[datalib.Pair], biases: list[float]) -> list[tuple[float, float, dict]]:
     """(bias, selection score, per-set summary) for every bias, the photos served with refinement.
-    Leaves the network at the best bias."""
+    Leaves the network as it was."""
     original = segmenter.network.get_layer(LOGITS_LAYER).bias.numpy().copy()
     results = []
     for bias in biases:
         shift_logits(segmenter, original, bias)
         _, summary, _ = evaluate(segmenter, pairs, refine=True)
         results.append((bias, selection_score(summary), summary))
-    best = max(results, key=lambda result: result[1])
-    shift_logits(segmenter, original, best[0])
+    shift_logits(segmenter, original, 0.0)
     return results
 
 
@@ -83,12 +88,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = calibrate(segmenter, pairs, args.biases)
     best = max(results, key=lambda result: result[1])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    segmenter.network.save(args.out)
     print(f"model {args.model}, validation split of {args.run} ({len(pairs)} photos), served at "
           f"{segmenter.size}x{segmenter.size} with edge refinement")
     print(format_results(results))
-    print(f"best bias {best[0]:+.2f} (selection score {best[1]:.4f}): wrote {args.out}")
+    print(f"best-scoring bias {best[0]:+.2f} (selection score {best[1]:.4f})")
+    if args.out is not None:
+        bias = best[0] if args.bias is None else args.bias
+        shift_logits(segmenter, segmenter.network.get_layer(LOGITS_LAYER).bias.numpy().copy(), bias)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        segmenter.network.save(args.out)
+        print(f"wrote {args.out}: {args.model} with its output bias shifted by {bias:+.2f}")
     return 0
 
 
