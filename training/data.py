@@ -118,6 +118,15 @@ def split_root(pairs: list[Pair], val_fraction: float, test_fraction: float, see
     return dict(zip(SPLITS, parts))
 
 
+def default_test_pairs(root: str | Path, count: int | None = None) -> list[Pair]:
+    """The first `count` pairs of the test split `training.train` gives a root with its default fractions
+    and seed (the photos a model trained so never saw): for checks and showcases outside a run."""
+    from training.config import DataConfig, TrainConfig
+
+    split = split_root(find_pairs(root), DataConfig.val_fraction, DataConfig.test_fraction, TrainConfig.seed)
+    return split["test"][:count]
+
+
 def _kaggle_lists(root: str) -> tuple[set[str], set[str]] | None:
     folder = Path(root) / "segmentation"
     train, val = folder / "train.txt", folder / "val.txt"

@@ -67,11 +67,9 @@ def portrait_crops(root: Path, count: int) -> Iterator[tuple[str, np.ndarray]]:
     """Head-and-shoulders crops (`training.evaluate.close_up`) of the first `count` photos of a data root's
     test split, as `training.train` splits it by default: real portraits closer than the photos show them."""
     from training import data as datalib
-    from training.config import DataConfig
     from training.evaluate import close_up
 
-    pairs = datalib.split_root(datalib.find_pairs(root), DataConfig.val_fraction, DataConfig.test_fraction, 1)
-    for pair in pairs["test"][:count]:
+    for pair in datalib.default_test_pairs(root, count):
         sample = datalib.read_pair(pair)
         crop = close_up(sample) if sample is not None else None
         if crop is not None:
