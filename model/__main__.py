@@ -1,4 +1,4 @@
-"""Batch CLI: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--no-refine] [--engine local|ray]`."""
+"""Batch CLI: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--main-person] [--no-refine] [--engine local|ray]`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bg", default="", help="fill the background with this hex colour, e.g. #ffffff")
     parser.add_argument("--crop", action="store_true", help="crop to the person plus a margin")
     parser.add_argument("--no-refine", action="store_true", help="skip the edge refinement")
+    parser.add_argument("--main-person", action="store_true",
+                        help="keep only the largest person, not the others the network finds (passers-by)")
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a saved .keras model")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local: this process; ray: a Ray Data job (pip install -r requirements-batch.txt)")
@@ -121,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         options = CutoutOptions(output="mask" if args.mask else "cutout", background=parse_colour(args.bg),
-                                crop=args.crop, refine=not args.no_refine)
+                                crop=args.crop, refine=not args.no_refine,
+                                people="main" if args.main_person else "all")
     except OptionError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@
     data.append("image", photo, photo.name || "pasted.png");
     if (background.value === "colour") data.append("bg", colour.value);
     if (document.getElementById("crop").checked) data.append("crop", "true");
+    if (document.getElementById("people").checked) data.append("people", "main");
     if (document.getElementById("mask").checked) data.append("output", "mask");
     data.append("refine", document.getElementById("refine").checked ? "true" : "false");
     return data;
@@ -141,7 +142,7 @@
     colour.disabled = background.value !== "colour";
     run();
   });
-  ["bg", "crop", "mask", "refine"].forEach((id) =>
+  ["bg", "crop", "people", "mask", "refine"].forEach((id) =>
     document.getElementById(id).addEventListener("change", () => run()));
   slider.addEventListener("input", updateSlider);
 })();

@@ -56,6 +56,23 @@ def test_crop_to_the_person(client):
     assert image.size[1] < 512 * 0.95 and image.size[0] <= 512
 
 
+def test_main_person_leaves_the_smaller_person_out(client, astronaut):
+    # Two real people in one photo: the astronaut, and beside her the same photo at a third of the size.
+    scene = np.zeros((512, 768, 3), np.uint8)
+    scene[:, :512] = astronaut
+    scene[256:426, 578:748] = astronaut[::3, ::3][:170, :170]
+    everyone = np.asarray(decode_png(post(client, encode(scene, "PNG"), "two.png", output="mask").data))
+    main = np.asarray(decode_png(post(client, encode(scene, "PNG"), "two.png", output="mask", people="main").data))
+    small = (slice(256, 426), slice(578, 748))
+    assert (everyone[small] >= 128).mean() > 0.2  # the network finds the small astronaut
+    assert main[small].max() == 0  # ... which people=main clears
+    face, torso = (slice(80, 150), slice(190, 260)), (slice(300, 500), slice(80, 300))
+    assert np.array_equal(main[face], everyone[face]) and np.array_equal(main[torso], everyone[torso])
+    # The shuttle model beside her, which the network takes in apart from her (model card), goes too.
+    shuttle = (slice(20, 250), slice(380, 460))
+    assert (everyone[shuttle] >= 128).mean() > 0.1 and (main[shuttle] >= 128).mean() < 0.02
+
+
 def test_options_as_query_parameters_and_refine_off(client, astronaut_jpeg):
     response = post(client, astronaut_jpeg, "a.jpg", query="?output=mask&refine=off")
     assert response.status_code == 200 and decode_png(response.data).mode == "L"
@@ -95,7 +112,8 @@ def test_bad_uploads(client, data, name, field, status, message, astronaut_jpeg)
 
 
 @pytest.mark.parametrize("option, value", [("bg", "notacolour"), ("output", "foo"), ("crop", "maybe"),
-                                           ("refine", "2"), ("format", "gif")])
+                                           ("refine", "2"), ("format", "gif"),
+                                           ("people", "some")])
 def test_bad_option_values(client, astronaut_jpeg, option, value):
     response = post(client, astronaut_jpeg, **{option: value})
     assert response.status_code == 400

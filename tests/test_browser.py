@@ -129,7 +129,7 @@ def test_errors_are_shown_on_the_page(page, tmp_path, name, data, message):
 def test_page_is_keyboard_accessible(page):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "image"
-    for element_id in ("image", "background", "bg", "crop", "mask", "refine"):
+    for element_id in ("image", "background", "bg", "crop", "people", "mask", "refine"):
         assert page.locator(f"label[for='{element_id}']").count() == 1
 
 

@@ -44,3 +44,16 @@ def test_mask_of_a_single_file(tmp_path, astronaut_jpeg):
 def test_bad_option_is_one_line(tmp_path):
     result = run_cli(str(tmp_path), "-o", str(tmp_path / "o"), "--bg", "purple-ish")
     assert result.returncode == 2 and result.stderr.strip().startswith("error: bg must be a hex colour")
+
+
+def test_main_person_clears_what_is_apart_from_her(tmp_path, astronaut_jpeg):
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    masks = {}
+    for name, extra in (("all", ()), ("main", ("--main-person",))):
+        assert run_cli(str(photo), "-o", str(tmp_path / name), "--mask", *extra).returncode == 0
+        with Image.open(tmp_path / name / "a.png") as image:
+            masks[name] = np.asarray(image)
+    shuttle = (slice(20, 250), slice(380, 460))  # the shuttle model beside her (model card)
+    assert (masks["all"][shuttle] >= 128).mean() > 0.1 and (masks["main"][shuttle] >= 128).mean() < 0.02
+    assert masks["main"][110, 225] == masks["all"][110, 225] > 200

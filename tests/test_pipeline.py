@@ -12,6 +12,7 @@ from model import compose
 from model.letterbox import letterbox, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
 from model.refine import RADIUS, WORK_SIDE, guided_alpha, window_radius
+from model.subject import JOIN_SHARE, main_person
 
 
 @pytest.mark.parametrize("text, colour", [("#ffffff", (255, 255, 255)), ("00ff7f", (0, 255, 127)),
@@ -26,6 +27,33 @@ def test_options_defaults_and_errors():
         output="mask", crop=True, refine=False)
     with pytest.raises(OptionError, match="crop must be true or false, got 'maybe'"):
         parse_options({"crop": "maybe"})
+    assert parse_options({"people": "Main"}) == CutoutOptions(people="main")
+    with pytest.raises(OptionError, match="people must be one of all, main, got 'some'"):
+        parse_options({"people": "some"})
+
+
+def test_main_person_keeps_the_largest_person_and_what_is_close_to_it():
+    alpha = np.zeros((400, 400), np.uint8)
+    alpha[100:380, 100:200] = 255  # a body
+    gap = round(JOIN_SHARE * 400) - 2
+    alpha[40:100 - gap, 120:180] = 200  # a head that a faint neck (below 128) parts from it
+    alpha[100 - gap:100, 140:160] = 60
+    alpha[200:300, 300:340] = 255  # a passer-by, further away
+    alpha[200:300, 296:300] = 90  # with a soft edge
+    kept = main_person(alpha)
+    assert np.array_equal(kept[:, :260], alpha[:, :260])  # body, head and neck, untouched
+    assert kept[:, 260:].max() == 0  # the passer-by and its edge cleared
+    one = np.zeros((50, 50), np.uint8)
+    one[10:40, 10:40] = 255
+    assert main_person(one) is one and not main_person(np.zeros((5, 5), np.uint8)).any()
+
+
+def test_render_with_people_main():
+    alpha = np.zeros((100, 100), np.uint8)
+    alpha[10:90, 10:50], alpha[40:60, 80:95] = 255, 255
+    rgb = np.full((100, 100, 3), 200, np.uint8)
+    picture = render(rgb, alpha, CutoutOptions(people="main"))
+    assert picture[..., 3][40:60, 80:95].max() == 0 and picture[..., 3][50, 30] == 255
 
 
 @pytest.mark.parametrize("shape", [(300, 500), (500, 300), (64, 64), (1, 1)])

@@ -23,6 +23,7 @@ import numpy as np
 from model.compose import over_checkerboard, to_alpha8
 from model.refine import guided_alpha
 from model.segmenter import Segmenter
+from model.subject import main_region
 from training import data as datalib
 from training.config import DataRoot, RunConfig
 from training.metrics import confusion, scores
@@ -50,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="input side for a model without a fixed input size (default: the run's training size, else 320)")
     parser.add_argument("--refine", action="store_true",
                         help="score the alpha the service returns: the probability refined along the photo's edges")
+    parser.add_argument("--main-person", action="store_true",
+                        help="score the service's people=main option: only the largest person region kept "
+                             "(model.subject), as for sets that label one person per photo")
     parser.add_argument("--close-up", action="store_true",
                         help="score a head-and-shoulders crop of every photo with a person (a portrait), cut "
                              "around the person's head as the mask shows it; person-free photos are left out")
@@ -90,12 +94,13 @@ def close_up(sample: datalib.Sample) -> datalib.Sample | None:
 
 
 def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = False,
-             close_ups: bool = False) -> tuple[list[dict], dict[str, dict], list]:
+             close_ups: bool = False, main_person: bool = False) -> tuple[list[dict], dict[str, dict], list]:
     """Per-image rows, per-set (by the root's folder name) and overall summaries, and (score, photo,
     truth, probability) for the panel.
 
     With `refine`, the probability goes through the service's edge refinement first (`model.refine`);
-    with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`).
+    with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`);
+    with `main_person`, only the largest person region is kept (the service's people=main).
     """
     rows, tallies, shown = [], {}, []
     for pair in pairs:
@@ -107,6 +112,8 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = Fal
         probability = segmenter.predict(sample.image)
         if refine:
             probability = guided_alpha(sample.image, probability)
+        if main_person and (keep := main_region(probability >= 0.5)) is not None:
+            probability = probability * keep
         c = confusion(sample.mask, probability)
         image_scores = scores(c)
         area, true_area = float(np.mean(probability >= 0.5)), float(sample.mask.mean())
@@ -215,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up)
+    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up, args.main_person)
     if not rows:
         what = "pairs with a person" if args.close_up else "pairs"
         print(f"error: no readable {what} to evaluate", file=sys.stderr)
@@ -224,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     write_report(out, rows, summary, shown)
     refined = ", edge refinement on" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{cropped}, {len(rows)} images")
+    main = ", the main person only" if args.main_person else ""
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{main}{cropped}, {len(rows)} images")
     print(format_table(summary))
     print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
           f"missed photos and person-free area count against it)")
