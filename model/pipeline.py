@@ -17,6 +17,7 @@ from model.refine import guided_alpha
 from model.segmenter import Segmenter
 from model.subject import main_person
 
+# The accepted values of each choice option, its default first.
 OUTPUTS = ("cutout", "mask")
 PEOPLE = ("all", "main")
 FORMATS = ("png", "webp")
@@ -49,19 +50,20 @@ class CutoutOptions:
 
 def parse_options(values: Mapping[str, str]) -> CutoutOptions:
     """Options from form fields or query parameters (`output`, `bg`, `crop`, `refine`, `format`, `people`)."""
-    output = values.get("output", "cutout").strip().lower() or "cutout"
-    if output not in OUTPUTS:
-        raise OptionError(f"output must be one of {', '.join(OUTPUTS)}, got {output!r}")
-    fmt = values.get("format", "png").strip().lower() or "png"
-    if fmt not in FORMATS:
-        raise OptionError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    people = values.get("people", "all").strip().lower() or "all"
-    if people not in PEOPLE:
-        raise OptionError(f"people must be one of {', '.join(PEOPLE)}, got {people!r}")
-    return CutoutOptions(output=output, background=parse_colour(values.get("bg", "")),
+    return CutoutOptions(output=parse_choice("output", values.get("output", ""), OUTPUTS),
+                         background=parse_colour(values.get("bg", "")),
                          crop=parse_flag("crop", values.get("crop", ""), False),
-                         refine=parse_flag("refine", values.get("refine", ""), True), format=fmt,
-                         people=people)
+                         refine=parse_flag("refine", values.get("refine", ""), True),
+                         format=parse_choice("format", values.get("format", ""), FORMATS),
+                         people=parse_choice("people", values.get("people", ""), PEOPLE))
+
+
+def parse_choice(name: str, text: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, case-insensitive; empty means the first (the default)."""
+    text = text.strip().lower() or choices[0]
+    if text not in choices:
+        raise OptionError(f"{name} must be one of {', '.join(choices)}, got {text!r}")
+    return text
 
 
 def parse_flag(name: str, text: str, default: bool) -> bool:

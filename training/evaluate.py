@@ -231,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     write_report(out, rows, summary, shown)
     refined = ", edge refinement on" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
-    main = ", the main person only" if args.main_person else ""
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{main}{cropped}, {len(rows)} images")
+    only_main = ", the main person only" if args.main_person else ""
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{only_main}{cropped}, {len(rows)} images")
     print(format_table(summary))
     print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
           f"missed photos and person-free area count against it)")
