@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from training import train
-from training.metrics import LOSSES, bce_dice_loss, bce_person_dice_loss, confusion, dice_loss, scores
+from training.metrics import (LOSSES, bce_dice_loss, bce_person_dice_loss, bce_person_lovasz_loss, confusion, dice_loss,
+                              lovasz_loss, scores)
 
 TRUTH = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.uint8)  # 4 person pixels
 PRED = np.array([[1, 1, 1], [1, 0, 0], [0, 0, 0]], dtype=np.float32)  # 3 of them right, 1 wrong
@@ -56,7 +57,34 @@ def test_person_dice_leaves_person_free_images_to_the_cross_entropy():
     assert every_image[1] > bce + 0.6  # per-image Dice of an empty truth: 1 - 1 / (sum(pred) + 1) = 0.64
 
 
-@pytest.mark.parametrize("options, loss", [([], "bce-person-dice"), (["--loss", "bce-dice"], "bce-dice")])
+def test_lovasz_is_one_minus_iou_on_hard_predictions():
+    y = TRUTH.astype("float32")[None, :, :, None]
+    assert float(lovasz_loss(y, PRED[None, :, :, None])[0]) == pytest.approx(1 - 3 / 5)  # IoU 3/5
+    assert float(lovasz_loss(y, y)[0]) == pytest.approx(0.0, abs=1e-6)
+    half = np.array([[1, 1, 0]], dtype=np.float32)[None, :, :, None]
+    assert float(lovasz_loss(half, half[:, :, ::-1])[0]) == pytest.approx(1 - 1 / 3)
+
+
+def test_lovasz_follows_the_worst_pixel_first():
+    # One wrong pixel, at two confidences: the loss is its error times its share of 1 - IoU (here all of it).
+    y = TRUTH.astype("float32")[None, :, :, None]
+    for error in (0.3, 0.9):
+        p = y.copy()
+        p[0, 2, 2, 0] = error  # a background pixel marked with this probability
+        assert float(lovasz_loss(y, p)[0]) == pytest.approx(error * (1 - 4 / 5), rel=1e-5)
+
+
+def test_person_lovasz_leaves_person_free_images_to_the_cross_entropy():
+    truth = np.stack([TRUTH, np.zeros_like(TRUTH)]).astype("float32")[..., None]
+    pred = np.clip(np.stack([PRED, np.full_like(PRED, 0.2)])[..., None], 1e-4, 1 - 1e-4)
+    losses = bce_person_lovasz_loss(truth, pred).numpy()
+    assert losses[1] == pytest.approx(-np.log(0.8), rel=1e-4)
+    assert losses[0] == pytest.approx(float(bce_person_dice_loss(truth, pred)[0] - dice_loss(truth, pred)[0])
+                                      + float(lovasz_loss(truth, pred)[0]), rel=1e-5)
+
+
+@pytest.mark.parametrize("options, loss", [([], "bce-person-dice"), (["--loss", "bce-dice"], "bce-dice"),
+                                           (["--loss", "bce-person-lovasz"], "bce-person-lovasz")])
 def test_loss_option_is_recorded(options, loss):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.train.loss == loss and config.train.loss in LOSSES
