@@ -11,7 +11,7 @@ from PIL import Image
 from model import compose
 from model.letterbox import letterbox, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
-from model.refine import RADIUS, WORK_SIDE, guided_alpha, window_radius
+from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, guided_alpha, window_radius
 from model.subject import JOIN_SHARE, main_person
 
 
@@ -91,6 +91,25 @@ def test_refinement_is_the_same_at_any_photo_size():
     difference = np.abs(half(guided_alpha(photo, coarse)) - guided_alpha(half(photo), half(coarse)))
     assert float(difference.mean()) < 0.003 and float(np.percentile(difference, 99)) < 0.03  # a fixed radius: 0.015, 0.12
     assert window_radius(WORK_SIDE) == RADIUS and window_radius(WORK_SIDE // 4) == RADIUS // 4
+
+
+def test_refinement_keeps_small_people():
+    # A flat photo gives the filter no edge to follow, so it averages the probability over its window: a
+    # pedestrian 60 x 20 pixels of a 2000 x 1500 photo would fade below 0.5. Regions under SMALL_SHARE of
+    # the photo keep at least the network's own probability; a large person is refined as before.
+    photo = np.full((1500, 2000, 3), 120, np.uint8)
+    probability = np.zeros((1500, 2000), np.float32)
+    probability[700:760, 1500:1520] = 0.9  # the pedestrian: 0.04% of the photo
+    probability[300:1400, 200:800] = 1.0  # someone large, 22%
+    probability[100:108, 1800:1808] = 0.9  # a speck, as the network marks on textures now and then
+    assert 8 * 8 < SPECK_SHARE * photo.size / 3 < 60 * 20 < SMALL_SHARE * photo.size / 3 < 1100 * 600
+    probability = cv2.GaussianBlur(probability, (0, 0), 2)
+    alpha = guided_alpha(photo, probability)
+    pedestrian = (slice(705, 755), slice(1505, 1515))
+    assert np.all(alpha[pedestrian] >= probability[pedestrian]) and alpha[pedestrian].min() > 0.5
+    corner = (slice(295, 310), slice(195, 210))  # the large person's corner: averaged, not kept
+    assert alpha[corner].mean() < probability[corner].mean() - 0.05
+    assert alpha[100:108, 1800:1808].max() < 0.3  # the speck: averaged away
 
 
 def test_person_box_and_crop():
