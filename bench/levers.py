@@ -4,8 +4,8 @@ On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for 
 - forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
   same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`;
 - resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
-- edge refinement: the fast guided filter at <= 1024 px (served) against the same filter at full resolution,
-  with the largest and mean difference of the alpha they give;
+- edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
+  and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
 - compose: numpy `dstack` against OpenCV `merge` for the RGBA cutout; uint16 integer against float32 fill;
 and on both photos (1 and 12 megapixels):
 - JPEG decoding: Pillow, simplejpeg, imagecodecs and pyvips (all libjpeg-turbo), and the network's input
@@ -78,7 +78,8 @@ def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
 
 
 def refine_levers(rgb: np.ndarray, probability: np.ndarray, repeats: int) -> list[Row]:
-    """Fast guided filter (coefficients at <= WORK_SIDE) against the full-resolution guided filter."""
+    """Fast guided filter (coefficients at <= WORK_SIDE) against itself without the small-people step and
+    against the full-resolution guided filter."""
     whole = max(rgb.shape[:2])  # the same filter with every box computed at full resolution
     fast, full = refine.guided_alpha(rgb, probability), refine.guided_alpha(rgb, probability, work_side=whole)
     full_row = _row("guided filter at full resolution",
@@ -87,7 +88,9 @@ def refine_levers(rgb: np.ndarray, probability: np.ndarray, repeats: int) -> lis
     fast_row = _row(f"fast guided filter at <= {refine.WORK_SIDE} px (served)", lambda: refine.guided_alpha(rgb, probability),
                     repeats, max_alpha_difference=int(difference.max()),
                     mean_alpha_difference=round(float(difference.mean()), 3))
-    return [fast_row, full_row]
+    bare_row = _row("fast guided filter without the small-people step",
+                    lambda: refine.guided_alpha(rgb, probability, small_people=False), repeats)
+    return [fast_row, bare_row, full_row]
 
 
 def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Row]:

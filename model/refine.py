@@ -16,12 +16,13 @@ SMALL_SHARE = 0.005
 SPECK_SHARE = 0.0002
 
 
-def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK_SIDE) -> np.ndarray:
+def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK_SIDE,
+                 small_people: bool = True) -> np.ndarray:
     """Alpha (H, W) float32 in 0..1 from the photo (H, W, 3) uint8 and the upsampled probability.
 
     A fast guided filter (He and Sun, 2015): the linear coefficients are computed at a reduced
     resolution, upsampled, and applied to the full-resolution grey photo. Small people (`small_regions`)
-    keep at least the probability itself. OpenCV's
+    keep at least the probability itself (`small_people`, on when served; off only to measure it). OpenCV's
     `cv2.ximgproc.guidedFilter` only works at one resolution, which costs seconds at 12 megapixels,
     so the few box filters are written out here with OpenCV's own `boxFilter` and `resize`.
     """
@@ -41,7 +42,7 @@ def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK
     alpha = cv2.multiply(a, guide)
     cv2.add(alpha, b, dst=alpha)
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    small = small_regions(small_p >= 0.5)
+    small = small_regions(small_p >= 0.5) if small_people else None
     if small is not None:
         if scale < 1.0:
             small = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
