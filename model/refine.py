@@ -42,12 +42,20 @@ def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK
     alpha = cv2.multiply(a, guide)
     cv2.add(alpha, b, dst=alpha)
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    small = small_regions(small_p >= 0.5) if small_people else None
-    if small is not None:
-        if scale < 1.0:
-            small = cv2.resize(small, (width, height), interpolation=cv2.INTER_NEAREST)
-        np.maximum(alpha, probability, out=alpha, where=small.astype(bool))
+    if small_people:
+        _keep_small_people(alpha, probability, small_p >= 0.5)
     return alpha
+
+
+def _keep_small_people(alpha: np.ndarray, probability: np.ndarray, person: np.ndarray) -> None:
+    """In place: alpha at least the probability over the small regions of `person` (found at its own,
+    possibly reduced, resolution)."""
+    small = small_regions(person)
+    if small is None:
+        return
+    if small.shape != alpha.shape:
+        small = cv2.resize(small, alpha.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    np.maximum(alpha, probability, out=alpha, where=small.astype(bool))
 
 
 def small_regions(person: np.ndarray) -> np.ndarray | None:

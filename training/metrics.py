@@ -37,8 +37,7 @@ def bce_person_dice_loss(y_true, y_pred):
     images are therefore left to the cross-entropy alone.
     """
     y_true = ops.cast(y_true, y_pred.dtype)
-    has_person = ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_pred.dtype)
-    return _bce_per_image(y_true, y_pred) + has_person * dice_loss(y_true, y_pred)
+    return _bce_per_image(y_true, y_pred) + _has_person(y_true) * dice_loss(y_true, y_pred)
 
 
 @keras.saving.register_keras_serializable(package="training")
@@ -66,8 +65,12 @@ def lovasz_loss(y_true, y_pred):
 def bce_person_lovasz_loss(y_true, y_pred):
     """`bce_person_dice_loss` with the Lovasz loss in place of Dice (person-free images: cross-entropy only)."""
     y_true = ops.cast(y_true, y_pred.dtype)
-    has_person = ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_pred.dtype)
-    return _bce_per_image(y_true, y_pred) + has_person * lovasz_loss(y_true, y_pred)
+    return _bce_per_image(y_true, y_pred) + _has_person(y_true) * lovasz_loss(y_true, y_pred)
+
+
+def _has_person(y_true):
+    """1.0 for each image of the batch whose truth marks a person, else 0.0 (in the truth's dtype)."""
+    return ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_true.dtype)
 
 
 def _bce_per_image(y_true, y_pred):
