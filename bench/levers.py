@@ -2,7 +2,8 @@
 
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
 - forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
-  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`;
+  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`; on
+  the photo's canvas, the first look with the second look at a large person (served) and without;
 - resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
@@ -42,12 +43,14 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
     return {"lever": name, **summary(timed(function, repeats)), **extra}
 
 
-def forward_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
-    """The network on one serving-size canvas, called four ways."""
+def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
+    """The network on one serving-size canvas, called four ways; and with the second look at a large
+    person (the benchmark photo's astronaut) against the first look alone."""
     import tensorflow as tf
 
     size, network = segmenter.size, segmenter.network
     canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
+    photo_canvas, placement = letterbox(rgb, size)
     as_float = canvas.astype(np.float32)
     float_graph = tf.function(lambda images: network(images, training=False),
                               input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
@@ -57,6 +60,9 @@ def forward_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
              repeats),
         _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
         _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
+        _row("a large person: first look and second look (served)",
+             lambda: segmenter.look(photo_canvas[None], [placement]), repeats),
+        _row("a large person: first look only", lambda: segmenter.forward(photo_canvas[None]), repeats),
     ]
 
 
@@ -229,7 +235,7 @@ def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, li
     probability = segmenter.predict(rgb)
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     levers = {
-        "forward pass": forward_levers(segmenter, repeats),
+        "forward pass": forward_levers(segmenter, rgb, repeats),
         "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),

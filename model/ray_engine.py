@@ -124,7 +124,8 @@ class _Network:
             self.segmenter = Segmenter.load(handle.name)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        probability = self.segmenter.forward(batch["canvas"])
+        placements = [Placement(*placement) for placement in batch["placement"]]
+        probability = self.segmenter.look(batch["canvas"], placements)
         return {"source": batch["source"], "placement": batch["placement"], "error": batch["error"],
                 "probability": probability}
 

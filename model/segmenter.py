@@ -6,15 +6,21 @@ import functools
 import json
 import logging
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from model.letterbox import letterbox, unletterbox
+from model.letterbox import Placement, letterbox, unletterbox
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input size
+# A second look at large people: where the first look marks more than SECOND_LOOK_SHARE of a photo, the
+# network looks again at the photo scaled to SECOND_LOOK_SIZE and the two probabilities are averaged
+# (chosen on the validation split: model/MODEL_CARD.md, "Second look at large people").
+SECOND_LOOK_SIZE = 224
+SECOND_LOOK_SHARE = 0.3
 
 
 class ModelLoadError(RuntimeError):
@@ -51,23 +57,28 @@ def serving_size(path: Path) -> int:
 class Segmenter:
     """A person-segmentation network that takes RGB uint8 photos of any size."""
 
-    def __init__(self, network, size: int):
+    def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE):
         import tensorflow as tf
 
         self.network = network
         self.size = size
+        self.second_look = second_look if second_look and second_look < size else None
         self.device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        # One traced graph for the fixed serving shape: no retracing, no Keras call overhead per request.
+        # One traced graph per input shape: no retracing, no Keras call overhead per request.
         # It takes uint8 and casts inside the graph: a quarter of the bytes in, no float copy in numpy,
         # and measured faster than a float32 signature (python -m bench.levers).
-        self._forward = tf.function(
-            lambda images: network(tf.cast(images, tf.float32), training=False),
-            input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)],
-        )
+        self._forward = _traced(network, size)
+        if self.second_look:
+            # A saved network's input is fixed at its serving size; its layers take any size. Lifting the
+            # input check lets the same network, with the same weights, look at the smaller canvas.
+            network.input_spec = None
+            self._second_forward = _traced(network, self.second_look)
 
     @classmethod
-    def load(cls, path: str | Path, size: int | None = None) -> "Segmenter":
-        """Load a saved Keras model once; the serving size is its fixed input side, else `size`."""
+    def load(cls, path: str | Path, size: int | None = None,
+             second_look: int | None = SECOND_LOOK_SIZE) -> "Segmenter":
+        """Load a saved Keras model once; the serving size is its fixed input side, else `size`;
+        `second_look` is the side of the second look at large people (None: no second look)."""
         path = Path(path)
         check_model_file(path)
         import keras
@@ -77,18 +88,39 @@ class Segmenter:
         except Exception as error:  # Keras raises many types for a damaged archive
             raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
         fixed = network.input_shape[1]
-        segmenter = cls(network, fixed or size or DEFAULT_SIZE)
-        log.info("loaded %s (%d parameters) on the %s, input %dx%d", path, network.count_params(),
-                 segmenter.device, segmenter.size, segmenter.size)
+        segmenter = cls(network, fixed or size or DEFAULT_SIZE, second_look)
+        log.info("loaded %s (%d parameters) on the %s, input %dx%d, second look at large people %s", path,
+                 network.count_params(), segmenter.device, segmenter.size, segmenter.size,
+                 f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
         return segmenter
 
     def warm_up(self) -> None:
-        """Run one forward pass so the first request does not pay for graph tracing."""
+        """Run the forward passes once so the first request does not pay for graph tracing."""
         self.forward(np.zeros((1, self.size, self.size, 3), dtype=np.uint8))
+        if self.second_look:
+            self._second_forward(np.zeros((1, self.second_look, self.second_look, 3), dtype=np.uint8))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """The bare network on a batch of size x size RGB uint8 images; returns (N, size, size) float32."""
         return self._forward(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
+
+    def look(self, canvases: np.ndarray, placements: Sequence[Placement]) -> np.ndarray:
+        """The person probability (N, size, size) on letterboxed canvases, with the second look at large people:
+        where the first look marks more than SECOND_LOOK_SHARE of a photo, the mean of it and the network's
+        probability on the photo's canvas scaled to the second-look size."""
+        probabilities = self.forward(canvases)
+        if not self.second_look:
+            return probabilities
+        large = [i for i, placement in enumerate(placements)
+                 if person_share(probabilities[i], placement) > SECOND_LOOK_SHARE]
+        if not large:
+            return probabilities
+        smaller = [letterbox(photo_area(canvases[i], placements[i]), self.second_look) for i in large]
+        seconds = self._second_forward(np.stack([canvas for canvas, _ in smaller])).numpy()[..., 0]
+        for i, second, (_, placement) in zip(large, seconds, smaller):
+            area = photo_area(probabilities[i], placements[i])
+            area[...] = (area + unletterbox(second, placement)) / 2.0
+        return probabilities
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
         """Person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
@@ -100,7 +132,25 @@ class Segmenter:
             return []
         canvases, placements = zip(*(letterbox(rgb, self.size) for rgb in photos))
         return [unletterbox(probability, placement)
-                for probability, placement in zip(self.forward(np.stack(canvases)), placements)]
+                for probability, placement in zip(self.look(np.stack(canvases), placements), placements)]
+
+
+def _traced(network, size: int):
+    """The network as one traced graph for uint8 batches of size x size (the cast to float inside)."""
+    import tensorflow as tf
+
+    return tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
+                       input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+
+
+def photo_area(canvas: np.ndarray, placement: Placement) -> np.ndarray:
+    """The part of a letterboxed canvas (or of a prediction on it) that holds the photo: a view."""
+    return canvas[: placement.scaled_height, : placement.scaled_width]
+
+
+def person_share(probability: np.ndarray, placement: Placement) -> float:
+    """The share of the photo's part of a canvas prediction that the network marks as person (p >= 0.5)."""
+    return float(np.mean(photo_area(probability, placement) >= 0.5))
 
 
 @functools.lru_cache(maxsize=2)

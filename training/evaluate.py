@@ -22,7 +22,7 @@ import numpy as np
 
 from model.compose import over_checkerboard, to_alpha8
 from model.refine import guided_alpha
-from model.segmenter import Segmenter
+from model.segmenter import SECOND_LOOK_SIZE, Segmenter
 from model.subject import main_region
 from training import data as datalib
 from training.config import DataRoot, RunConfig
@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "or the training split to see what the model has not fitted")
     parser.add_argument("--size", type=int, default=None,
                         help="input side for a model without a fixed input size (default: the run's training size, else 320)")
+    parser.add_argument("--second-look", type=int, default=SECOND_LOOK_SIZE, metavar="SIDE",
+                        help="side of the service's second look at large people (0: none; "
+                             f"default {SECOND_LOOK_SIZE}, as served)")
     parser.add_argument("--refine", action="store_true",
                         help="score the alpha the service returns: the probability refined along the photo's edges")
     parser.add_argument("--main-person", action="store_true",
@@ -216,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size
     if size is None and args.run is not None and (args.run / "config.json").is_file():
         size = RunConfig.load(args.run / "config.json").data.image_size
-    segmenter = Segmenter.load(args.model, size)
+    segmenter = Segmenter.load(args.model, size, args.second_look or None)
     try:
         pairs = evaluation_pairs(args)
     except (FileNotFoundError, ValueError) as error:
@@ -232,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     refined = ", edge refinement on" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     only_main = ", the main person only" if args.main_person else ""
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{refined}{only_main}{cropped}, {len(rows)} images")
+    second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""
+    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{second}{refined}{only_main}{cropped}, "
+          f"{len(rows)} images")
     print(format_table(summary))
     print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
           f"missed photos and person-free area count against it)")
