@@ -19,7 +19,7 @@ DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input
 # A second look at large people: where the first look marks more than SECOND_LOOK_SHARE of a photo, the
 # network looks again at the photo scaled to SECOND_LOOK_SIZE and the two probabilities are averaged
 # (chosen on the validation split: model/MODEL_CARD.md, "Second look at large people").
-SECOND_LOOK_SIZE = 224
+SECOND_LOOK_SIZE = 192
 SECOND_LOOK_SHARE = 0.3
 
 
