@@ -1,7 +1,8 @@
 """Stage-by-stage timings of a request: `python -m bench [--repeats N] [--out bench/results/bench.json]`.
 
 For a 1- and a 12-megapixel JPEG of a person it reports median and p95 seconds of decode + EXIF,
-resize to the serving size, forward pass, upsampling + edge refinement, composing, PNG encoding
+resize to the serving size, forward pass (as served: with the second look where the person is large),
+upsampling + edge refinement, composing, PNG encoding
 and the whole `/api/remove` request through the WSGI app; the bare forward pass at batch 1 and 8;
 the floor (Pillow JPEG decode + RGBA PNG encode at the service's level) and the whole request's ratio
 to it, with and without the forward pass added to the floor; the peak memory of a request.
@@ -63,14 +64,14 @@ def stages(segmenter: Segmenter, client, data: bytes, repeats: int) -> dict[str,
     """Each stage of the pipeline on one photo, then the whole request and the floor."""
     rgb = decode(data, 10**9)
     canvas, placement = letterbox(rgb, segmenter.size)
-    probability = segmenter.forward(canvas[None])[0]
+    probability = segmenter.look(canvas[None], [placement])[0]
     full = unletterbox(probability, placement)
     alpha8 = compose.to_alpha8(guided_alpha(rgb, full))
     picture = render(rgb, alpha8, CutoutOptions())
     results = {
         "decode + EXIF": timed(lambda: decode(data, 10**9), repeats),
         "resize to serving size": timed(lambda: letterbox(rgb, segmenter.size), repeats),
-        "forward pass": timed(lambda: segmenter.forward(canvas[None]), repeats),
+        "forward pass": timed(lambda: segmenter.look(canvas[None], [placement]), repeats),  # as served
         "upsample + refine": timed(lambda: compose.to_alpha8(guided_alpha(rgb, unletterbox(probability, placement))),
                                    repeats),
         "compose": timed(lambda: render(rgb, alpha8, CutoutOptions()), repeats),

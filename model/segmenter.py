@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +78,7 @@ class Segmenter:
     def load(cls, path: str | Path, size: int | None = None,
              second_look: int | None = SECOND_LOOK_SIZE) -> "Segmenter":
         """Load a saved Keras model once; the serving size is its fixed input side, else `size`;
-        `second_look` is the side of the second look at large people (None: no second look)."""
+        `second_look` is the side of the second look at large people (None or 0: no second look)."""
         path = Path(path)
         check_model_file(path)
         import keras
@@ -102,7 +102,7 @@ class Segmenter:
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """The bare network on a batch of size x size RGB uint8 images; returns (N, size, size) float32."""
-        return self._forward(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
+        return self._forward(batch)
 
     def look(self, canvases: np.ndarray, placements: Sequence[Placement]) -> np.ndarray:
         """The person probability (N, size, size) on letterboxed canvases, with the second look at large people:
@@ -116,7 +116,7 @@ class Segmenter:
         if not large:
             return probabilities
         smaller = [letterbox(photo_area(canvases[i], placements[i]), self.second_look) for i in large]
-        seconds = self._second_forward(np.stack([canvas for canvas, _ in smaller])).numpy()[..., 0]
+        seconds = self._second_forward(np.stack([canvas for canvas, _ in smaller]))
         for i, second, (_, placement) in zip(large, seconds, smaller):
             area = photo_area(probabilities[i], placements[i])
             area[...] = (area + unletterbox(second, placement)) / 2.0
@@ -135,12 +135,14 @@ class Segmenter:
                 for probability, placement in zip(self.look(np.stack(canvases), placements), placements)]
 
 
-def _traced(network, size: int):
-    """The network as one traced graph for uint8 batches of size x size (the cast to float inside)."""
+def _traced(network, size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """The network as one traced graph for uint8 batches (N, size, size, 3), the cast to float inside;
+    the function returns the probabilities (N, size, size) float32."""
     import tensorflow as tf
 
-    return tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
-                       input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+    graph = tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
+                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+    return lambda batch: graph(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
 
 
 def photo_area(canvas: np.ndarray, placement: Placement) -> np.ndarray:

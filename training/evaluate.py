@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size
     if size is None and args.run is not None and (args.run / "config.json").is_file():
         size = RunConfig.load(args.run / "config.json").data.image_size
-    segmenter = Segmenter.load(args.model, size, args.second_look or None)
+    segmenter = Segmenter.load(args.model, size, args.second_look)  # 0: no second look
     try:
         pairs = evaluation_pairs(args)
     except (FileNotFoundError, ValueError) as error:
