@@ -25,7 +25,7 @@ from PIL import Image
 from app import create_app
 from model import SHIPPED_MODEL, compose
 from model.decode import decode
-from model.letterbox import letterbox, unletterbox
+from model.letterbox import unletterbox
 from model.pipeline import PNG_COMPRESS_LEVEL, CutoutOptions, encode, render
 from model.refine import guided_alpha
 from model.segmenter import Segmenter
@@ -63,15 +63,15 @@ def summary(times: list[float]) -> dict[str, float]:
 def stages(segmenter: Segmenter, client, data: bytes, repeats: int) -> dict[str, dict[str, float]]:
     """Each stage of the pipeline on one photo, then the whole request and the floor."""
     rgb = decode(data, 10**9)
-    canvas, placement = letterbox(rgb, segmenter.size)
-    probability = segmenter.look(canvas[None], [placement])[0]
+    canvas, placement = segmenter.canvas(rgb)
+    probability = segmenter.look([canvas], [placement])[0]
     full = unletterbox(probability, placement)
     alpha8 = compose.to_alpha8(guided_alpha(rgb, full))
     picture = render(rgb, alpha8, CutoutOptions())
     results = {
         "decode + EXIF": timed(lambda: decode(data, 10**9), repeats),
-        "resize to serving size": timed(lambda: letterbox(rgb, segmenter.size), repeats),
-        "forward pass": timed(lambda: segmenter.look(canvas[None], [placement]), repeats),  # as served
+        "resize to serving size": timed(lambda: segmenter.canvas(rgb), repeats),
+        "forward pass": timed(lambda: segmenter.look([canvas], [placement]), repeats),  # as served
         "upsample + refine": timed(lambda: compose.to_alpha8(guided_alpha(rgb, unletterbox(probability, placement))),
                                    repeats),
         "compose": timed(lambda: render(rgb, alpha8, CutoutOptions()), repeats),

@@ -2,8 +2,9 @@
 
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
 - forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
-  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`; on
-  the photo's canvas, the first look with the second look at a large person (served) and without;
+  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`; the
+  first look on each canvas shape against the square; on the photo's canvas, the first look with the
+  second look at a large person (served) and without;
 - resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
@@ -44,13 +45,16 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
 
 
 def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
-    """The network on one serving-size canvas, called four ways; and with the second look at a large
-    person (the benchmark photo's astronaut) against the first look alone."""
+    """The network on one serving-size canvas, called four ways; on each canvas shape (one per aspect: the
+    photos at other aspects than the square); and with the second look at a large person (the benchmark
+    photo's astronaut) against the first look alone."""
     import tensorflow as tf
 
     size, network = segmenter.size, segmenter.network
     canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
-    photo_canvas, placement = letterbox(rgb, size)
+    photo_canvas, placement = segmenter.canvas(rgb)
+    shapes = [np.random.default_rng(0).integers(0, 256, (1, *shape, 3), dtype=np.uint8)
+              for shape in segmenter.shapes[1::2]]  # each aspect once, upright
     as_float = canvas.astype(np.float32)
     float_graph = tf.function(lambda images: network(images, training=False),
                               input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
@@ -60,8 +64,10 @@ def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[
              repeats),
         _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
         _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
+        *(_row(f"first look on a {c.shape[1]}x{c.shape[2]} canvas (served for a "
+               f"{c.shape[1] / c.shape[2]:.2f} photo)", lambda c=c: segmenter.forward(c), repeats) for c in shapes),
         _row("a large person: first look and second look (served)",
-             lambda: segmenter.look(photo_canvas[None], [placement]), repeats),
+             lambda: segmenter.look([photo_canvas], [placement]), repeats),
         _row("a large person: first look only", lambda: segmenter.forward(photo_canvas[None]), repeats),
     ]
 

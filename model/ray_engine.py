@@ -1,7 +1,7 @@
 """The batch command on Ray Data: `python -m model INPUT... -o OUTDIR --engine ray [--ray-address ADDRESS]`.
 
 The same photos, options and outputs as the local engine, as one Ray Data job: the photos are listed
-here, read, decoded and letterboxed in CPU tasks, run through the network in a pool of actors that
+here, read, decoded and fitted to the network's canvases in CPU tasks, run through the network in a pool of actors that
 each load the model once (on a GPU when asked or when the cluster has one), then refined, composed,
 encoded and written in CPU tasks. Inputs and the output folder are local paths or any URI that
 pyarrow's filesystems open (`s3://bucket/prefix` where credentials are set). A photo that fails is
@@ -23,7 +23,7 @@ from pyarrow import fs as pafs
 
 from model import SHIPPED_MODEL
 from model.decode import ImageError, decode
-from model.letterbox import Placement, letterbox, unletterbox
+from model.letterbox import Placement, canvas_shapes, letterbox, nearest_shape, unletterbox
 from model.pipeline import CutoutOptions, output_bytes
 from model.segmenter import Segmenter, serving_size
 
@@ -98,19 +98,31 @@ def read_bytes(location: str) -> bytes:
 
 
 def _prepare(batch: dict[str, np.ndarray], size: int, max_pixels: int) -> dict[str, np.ndarray]:
-    """CPU task: read and decode each photo and letterbox it for the network; a failure becomes the row's error."""
-    canvases, shapes, errors = [], [], []
+    """CPU task: read and decode each photo and fit it into its canvas for the network (`Segmenter.canvas`);
+    a failure becomes the row's error."""
+    shapes = canvas_shapes(size)
+    canvases, placements, errors = [], [], []
     for source in batch["source"]:
         try:
-            canvas, placement = letterbox(decode(read_bytes(source), max_pixels), size)
+            photo = decode(read_bytes(source), max_pixels)
+            canvas, placement = letterbox(photo, nearest_shape(*photo.shape[:2], shapes))
             error = ""
         except (ImageError, OSError) as failure:
             canvas, placement, error = np.zeros((size, size, 3), np.uint8), Placement(1, 1, 1, 1), str(failure)
         canvases.append(canvas)
-        shapes.append(dataclasses.astuple(placement))
+        placements.append(dataclasses.astuple(placement))
         errors.append(error)
-    return {"source": batch["source"], "canvas": np.stack(canvases), "placement": np.array(shapes, np.int64),
+    return {"source": batch["source"], "canvas": _ragged(canvases), "placement": np.array(placements, np.int64),
             "error": np.array(errors, dtype=object)}
+
+
+def _ragged(arrays: list[np.ndarray]) -> np.ndarray:
+    """A column of arrays of different shapes (canvases at each photo's aspect): an object array of arrays,
+    which Ray Data stores as a variable-shaped tensor column."""
+    column = np.empty(len(arrays), dtype=object)
+    for i, array in enumerate(arrays):  # element by element: numpy would stack arrays of one shape
+        column[i] = array
+    return column
 
 
 class _Network:
@@ -125,9 +137,9 @@ class _Network:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         placements = [Placement(*placement) for placement in batch["placement"]]
-        probability = self.segmenter.look(batch["canvas"], placements)
+        probability = self.segmenter.look(list(batch["canvas"]), placements)
         return {"source": batch["source"], "placement": batch["placement"], "error": batch["error"],
-                "probability": probability}
+                "probability": _ragged(probability)}
 
 
 def _finish(batch: dict[str, np.ndarray], out: str, options: CutoutOptions, max_pixels: int) -> dict[str, np.ndarray]:

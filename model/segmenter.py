@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.letterbox import Placement, letterbox, unletterbox
+from model.letterbox import Placement, canvas_shapes, letterbox, nearest_shape, unletterbox
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,16 @@ class Segmenter:
         self.network = network
         self.size = size
         self.second_look = second_look if second_look and second_look < size else None
+        self.shapes = canvas_shapes(size)  # the first look's canvases, each about size x size pixels
         self.device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        # One traced graph per input shape: no retracing, no Keras call overhead per request.
-        # It takes uint8 and casts inside the graph: a quarter of the bytes in, no float copy in numpy,
-        # and measured faster than a float32 signature (python -m bench.levers).
-        self._forward = _traced(network, size)
-        if self.second_look:
-            # A saved network's input is fixed at its serving size; its layers take any size. Lifting the
-            # input check lets the same network, with the same weights, look at the smaller canvas.
-            network.input_spec = None
-            self._second_forward = _traced(network, self.second_look)
+        # A saved network's input is fixed at its serving square; its layers take any shape in multiples of
+        # the output stride. Lifting the input check lets the same network, with the same weights, look at
+        # every canvas shape and at the second look's smaller square.
+        network.input_spec = None
+        # One traced graph per canvas shape (made on first use, all of them by warm_up): no retracing, no
+        # Keras call overhead per request. It takes uint8 and casts inside the graph: a quarter of the bytes
+        # in, no float copy in numpy, and measured faster than a float32 signature (python -m bench.levers).
+        self._graphs: dict[tuple[int, int], Callable[[np.ndarray], np.ndarray]] = {}
 
     @classmethod
     def load(cls, path: str | Path, size: int | None = None,
@@ -89,26 +89,35 @@ class Segmenter:
             raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
         fixed = network.input_shape[1]
         segmenter = cls(network, fixed or size or DEFAULT_SIZE, second_look)
-        log.info("loaded %s (%d parameters) on the %s, input %dx%d, second look at large people %s", path,
-                 network.count_params(), segmenter.device, segmenter.size, segmenter.size,
+        log.info("loaded %s (%d parameters) on the %s, canvases of about %dx%d at the photo's aspect, "
+                 "second look at large people %s", path, network.count_params(), segmenter.device,
+                 segmenter.size, segmenter.size,
                  f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
         return segmenter
 
     def warm_up(self) -> None:
-        """Run the forward passes once so the first request does not pay for graph tracing."""
-        self.forward(np.zeros((1, self.size, self.size, 3), dtype=np.uint8))
-        if self.second_look:
-            self._second_forward(np.zeros((1, self.second_look, self.second_look, 3), dtype=np.uint8))
+        """Run the forward pass once at every canvas shape, so that no request pays for graph tracing."""
+        looks = self.shapes + ([(self.second_look, self.second_look)] if self.second_look else [])
+        for height, width in looks:
+            self.forward(np.zeros((1, height, width, 3), dtype=np.uint8))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        """The bare network on a batch of size x size RGB uint8 images; returns (N, size, size) float32."""
-        return self._forward(batch)
+        """The bare network on a batch of RGB uint8 canvases of one shape (N, H, W, 3); returns (N, H, W) float32."""
+        shape = batch.shape[1:3]
+        if shape not in self._graphs:
+            self._graphs[shape] = _traced(self.network, shape)
+        return self._graphs[shape](batch)
 
-    def look(self, canvases: np.ndarray, placements: Sequence[Placement]) -> np.ndarray:
-        """The person probability (N, size, size) on letterboxed canvases, with the second look at large people:
-        where the first look marks more than SECOND_LOOK_SHARE of a photo, the mean of it and the network's
-        probability on the photo's canvas scaled to the second-look size."""
-        probabilities = self.forward(canvases)
+    def canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, Placement]:
+        """The photo fitted, without stretching, into the canvas shape nearest its aspect."""
+        return letterbox(rgb, nearest_shape(*rgb.shape[:2], self.shapes))
+
+    def look(self, canvases: Sequence[np.ndarray], placements: Sequence[Placement]) -> list[np.ndarray]:
+        """The person probability on each canvas (H, W), with the second look at large people: where the first
+        look marks more than SECOND_LOOK_SHARE of a photo, the mean of it and the network's probability on
+        the photo's part of the canvas scaled to the second look's square. Canvases of one shape share a
+        forward pass."""
+        probabilities = self._first_look(canvases)
         if not self.second_look:
             return probabilities
         large = [i for i, placement in enumerate(placements)
@@ -116,10 +125,21 @@ class Segmenter:
         if not large:
             return probabilities
         smaller = [letterbox(photo_area(canvases[i], placements[i]), self.second_look) for i in large]
-        seconds = self._second_forward(np.stack([canvas for canvas, _ in smaller]))
+        seconds = self.forward(np.stack([canvas for canvas, _ in smaller]))
         for i, second, (_, placement) in zip(large, seconds, smaller):
             area = photo_area(probabilities[i], placements[i])
             area[...] = (area + unletterbox(second, placement)) / 2.0
+        return probabilities
+
+    def _first_look(self, canvases: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The network on every canvas, one forward pass per canvas shape, in the canvases' order."""
+        probabilities: list[np.ndarray] = [np.empty(0, np.float32)] * len(canvases)
+        by_shape: dict[tuple[int, int], list[int]] = {}
+        for i, canvas in enumerate(canvases):
+            by_shape.setdefault(canvas.shape[:2], []).append(i)
+        for indices in by_shape.values():
+            for i, probability in zip(indices, self.forward(np.stack([canvases[i] for i in indices]))):
+                probabilities[i] = probability
         return probabilities
 
     def predict(self, rgb: np.ndarray) -> np.ndarray:
@@ -127,26 +147,26 @@ class Segmenter:
         return self.predict_batch([rgb])[0]
 
     def predict_batch(self, photos: list[np.ndarray]) -> list[np.ndarray]:
-        """`predict` for several photos of any sizes, with one forward pass over their letterboxed canvases."""
+        """`predict` for several photos of any sizes, with one forward pass per canvas shape among them."""
         if not photos:
             return []
-        canvases, placements = zip(*(letterbox(rgb, self.size) for rgb in photos))
+        canvases, placements = zip(*(self.canvas(rgb) for rgb in photos))
         return [unletterbox(probability, placement)
-                for probability, placement in zip(self.look(np.stack(canvases), placements), placements)]
+                for probability, placement in zip(self.look(canvases, placements), placements)]
 
 
-def _traced(network, size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The network as one traced graph for uint8 batches (N, size, size, 3), the cast to float inside;
-    the function returns the probabilities (N, size, size) float32."""
+def _traced(network, shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    """The network as one traced graph for uint8 batches (N, height, width, 3), the cast to float inside;
+    the function returns the probabilities (N, height, width) float32."""
     import tensorflow as tf
 
     graph = tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
-                        input_signature=[tf.TensorSpec((None, size, size, 3), tf.uint8)])
+                        input_signature=[tf.TensorSpec((None, *shape, 3), tf.uint8)])
     return lambda batch: graph(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
 
 
 def photo_area(canvas: np.ndarray, placement: Placement) -> np.ndarray:
-    """The part of a letterboxed canvas (or of a prediction on it) that holds the photo: a view."""
+    """The part of a canvas (or of a prediction on it) that holds the photo: a view."""
     return canvas[: placement.scaled_height, : placement.scaled_width]
 
 

@@ -9,7 +9,7 @@ import skimage
 from PIL import Image
 
 from model import compose
-from model.letterbox import letterbox, unletterbox
+from model.letterbox import canvas_shapes, letterbox, nearest_shape, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
 from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, guided_alpha, window_radius
 from model.subject import JOIN_SHARE, main_person
@@ -65,6 +65,29 @@ def test_letterbox_round_trip(shape):
     assert canvas[placement.scaled_height:].max(initial=0) == 0  # padding below
     back = unletterbox(np.ones((128, 128), np.float32), placement)
     assert back.shape == shape
+
+
+@pytest.mark.parametrize("side", [192, 320, 512])
+def test_canvas_shapes_hold_about_the_squares_pixels_in_multiples_of_the_stride(side):
+    shapes = canvas_shapes(side)
+    assert shapes[0] == (side, side) and len(set(shapes)) == 7
+    for height, width in shapes:
+        assert height % 16 == 0 and width % 16 == 0
+        assert 0.93 < height * width / side**2 < 1.07
+        assert (width, height) in shapes  # every aspect upright and lying
+
+
+@pytest.mark.parametrize(("photo", "canvas"), [((830, 550), (384, 256)), ((480, 360), (368, 272)),
+                                               ((360, 480), (272, 368)), ((1080, 1920), (240, 432)),
+                                               ((100, 100), (320, 320)), ((100, 1000), (240, 432))])
+def test_a_photo_goes_into_the_canvas_nearest_its_aspect(photo, canvas):
+    shape = nearest_shape(*photo, canvas_shapes(320))
+    assert shape == canvas
+    image = np.full((*photo, 3), 255, np.uint8)
+    fitted, placement = letterbox(image, shape)
+    assert fitted.shape == (*canvas, 3)
+    assert placement.scaled_height == canvas[0] or placement.scaled_width == canvas[1]  # it touches two sides
+    assert unletterbox(np.ones(canvas, np.float32), placement).shape == photo
 
 
 def test_refinement_snaps_a_blurry_edge_to_the_photo_edge():

@@ -1,4 +1,5 @@
-"""The segmenter's second look at large people, on the shipped model and a real photo."""
+"""The segmenter's canvases at the photo's aspect and its second look at large people, on the shipped model
+and real photos."""
 
 import numpy as np
 
@@ -8,8 +9,28 @@ from model.segmenter import SECOND_LOOK_SHARE, SECOND_LOOK_SIZE, Segmenter, pers
 
 
 def _first_look(segmenter: Segmenter, rgb: np.ndarray):
-    canvas, placement = letterbox(rgb, segmenter.size)
+    canvas, placement = segmenter.canvas(rgb)
     return canvas, placement, segmenter.forward(canvas[None])[0]
+
+
+def test_a_tall_photo_is_seen_taller_than_the_square_would_show_it(segmenter, astronaut):
+    tall = astronaut[:, 86:427]  # 512 x 341, a 3:2 portrait crop
+    canvas, placement = segmenter.canvas(tall)
+    assert canvas.shape[:2] == (384, 256)  # about the square's pixels: 98,304 against 102,400 at 320
+    assert (placement.scaled_height, placement.scaled_width) == (384, 256)  # no padding
+    square, _ = letterbox(tall, segmenter.size)
+    assert canvas.shape[0] > square.shape[0] * 1.19
+    probability = segmenter.predict(tall)
+    assert probability.shape == tall.shape[:2]
+    assert probability[300:450, 20:180].min() > 0.5  # her suit (0.74 measured)
+    assert probability[:60, :60].max() < 0.1  # the wall above her shoulder (0.02)
+
+
+def test_photos_of_several_shapes_in_one_batch_get_what_each_gets_alone(segmenter, astronaut):
+    photos = [astronaut, astronaut[:, 100:400], astronaut[100:400], astronaut[:, 50:390]]
+    assert len({segmenter.canvas(photo)[0].shape for photo in photos}) == 4
+    for photo, probability in zip(photos, segmenter.predict_batch(photos)):
+        np.testing.assert_allclose(probability, segmenter.predict(photo), atol=2e-3)
 
 
 def test_a_large_person_gets_the_mean_of_both_looks(segmenter, astronaut):

@@ -72,7 +72,8 @@ class LiteSegmenter(Segmenter):
 
     def __init__(self, model: bytes, size: int, threads: int = 2, xnnpack: bool = True):
         self.size, self.device = size, "CPU"
-        self.second_look = None  # the converted model takes one input size
+        self.second_look = None  # the converted model takes one input shape, its square
+        self.shapes = [(size, size)]
         self.kernels = "XNNPACK" if xnnpack else "builtin"
         try:
             self.interpreter = _interpreter(model, threads, xnnpack)
