@@ -3,8 +3,10 @@
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
 - forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
   same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`; the
-  first look on each canvas shape against the square; on the photo's canvas, the first look with the
-  second look at a large person (served) and without;
+  photo's canvas, the first look with the second look at a large person (served) and without;
+- canvas shapes: the first look on every canvas shape (one per aspect, upright and lying) and the second
+  look's square, against the square at the serving size, called in turn round after round (interleaved,
+  so that the machine's drift falls on all of them alike);
 - resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -45,16 +49,13 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
 
 
 def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
-    """The network on one serving-size canvas, called four ways; on each canvas shape (one per aspect: the
-    photos at other aspects than the square); and with the second look at a large person (the benchmark
-    photo's astronaut) against the first look alone."""
+    """The network on one serving-size canvas, called four ways; and with the second look at a large
+    person (the benchmark photo's astronaut) against the first look alone."""
     import tensorflow as tf
 
     size, network = segmenter.size, segmenter.network
     canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
     photo_canvas, placement = segmenter.canvas(rgb)
-    shapes = [np.random.default_rng(0).integers(0, 256, (1, *shape, 3), dtype=np.uint8)
-              for shape in segmenter.shapes[1::2]]  # each aspect once, upright
     as_float = canvas.astype(np.float32)
     float_graph = tf.function(lambda images: network(images, training=False),
                               input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
@@ -64,12 +65,32 @@ def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[
              repeats),
         _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
         _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
-        *(_row(f"first look on a {c.shape[1]}x{c.shape[2]} canvas (served for a "
-               f"{c.shape[1] / c.shape[2]:.2f} photo)", lambda c=c: segmenter.forward(c), repeats) for c in shapes),
         _row("a large person: first look and second look (served)",
              lambda: segmenter.look([photo_canvas], [placement]), repeats),
         _row("a large person: first look only", lambda: segmenter.forward(photo_canvas[None]), repeats),
     ]
+
+
+def canvas_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
+    """The first look on every canvas shape, and the second look's square, each against the square at the
+    serving size: the canvases hold about the square's pixels, so they should cost about its time."""
+    rng = np.random.default_rng(0)
+    looks = segmenter.shapes + ([(segmenter.second_look,) * 2] if segmenter.second_look else [])
+    canvases = {shape: rng.integers(0, 256, (1, *shape, 3), dtype=np.uint8) for shape in looks}
+    times: dict[tuple[int, int], list[float]] = {shape: [] for shape in looks}
+    for canvas in canvases.values():
+        segmenter.forward(canvas)  # warm-up: the graph of every shape traced
+    for _ in range(repeats):
+        for shape, canvas in canvases.items():
+            start = time.perf_counter()
+            segmenter.forward(canvas)
+            times[shape].append(time.perf_counter() - start)
+    square = statistics.median(times[(segmenter.size, segmenter.size)])
+    return [{"lever": f"{height} x {width}, " + ("first" if (height, width) in segmenter.shapes else "second")
+                      + " look (served)",
+             **summary(times[(height, width)]), "pixels_vs_square": f"{height * width / segmenter.size ** 2:.3f}",
+             "time_vs_square": f"{statistics.median(times[(height, width)]) / square:.2f}"}
+            for height, width in looks]
 
 
 def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
@@ -242,6 +263,7 @@ def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, li
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     levers = {
         "forward pass": forward_levers(segmenter, rgb, repeats),
+        "canvas shapes": canvas_levers(segmenter, repeats),
         "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),
