@@ -2,11 +2,11 @@
 
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
 - forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
-  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`; the
-  photo's canvas, the first look with the second look at a large person (served) and without;
-- canvas shapes: the first look on every canvas shape (one per aspect, upright and lying) and the second
-  look's square, against the square at the serving size, called in turn round after round (interleaved,
-  so that the machine's drift falls on all of them alike);
+  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`;
+- canvas shapes: the first look on every canvas shape (one per aspect, upright and lying), the second
+  look's square, and on the photo's canvas the first look with the second look at a large person
+  (served) and without, against the square at the serving size, called in turn round after round
+  (interleaved, so that the machine's drift falls on all of them alike);
 - resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
@@ -49,13 +49,11 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
 
 
 def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
-    """The network on one serving-size canvas, called four ways; and with the second look at a large
-    person (the benchmark photo's astronaut) against the first look alone."""
+    """The network on one serving-size canvas, called four ways."""
     import tensorflow as tf
 
     size, network = segmenter.size, segmenter.network
     canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
-    photo_canvas, placement = segmenter.canvas(rgb)
     as_float = canvas.astype(np.float32)
     float_graph = tf.function(lambda images: network(images, training=False),
                               input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
@@ -65,32 +63,43 @@ def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[
              repeats),
         _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
         _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
-        _row("a large person: first look and second look (served)",
-             lambda: segmenter.look([photo_canvas], [placement]), repeats),
-        _row("a large person: first look only", lambda: segmenter.forward(photo_canvas[None]), repeats),
     ]
 
 
-def canvas_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
-    """The first look on every canvas shape, and the second look's square, each against the square at the
-    serving size: the canvases hold about the square's pixels, so they should cost about its time."""
+def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
+    """The first look on every canvas shape, the second look's square, and the benchmark photo's large
+    person (the astronaut fills about 60% of it) with both looks and with the first alone, all against the
+    square at the serving size, interleaved: the canvases hold about the square's pixels, so they should
+    cost about its time, and the second look where it runs 1 + (192 / 320)^2."""
     rng = np.random.default_rng(0)
     looks = segmenter.shapes + ([(segmenter.second_look,) * 2] if segmenter.second_look else [])
-    canvases = {shape: rng.integers(0, 256, (1, *shape, 3), dtype=np.uint8) for shape in looks}
-    times: dict[tuple[int, int], list[float]] = {shape: [] for shape in looks}
-    for canvas in canvases.values():
-        segmenter.forward(canvas)  # warm-up: the graph of every shape traced
+    photo_canvas, placement = segmenter.canvas(rgb)
+    calls: dict[str, Callable[[], object]] = {}
+    for height, width in looks:
+        canvas = rng.integers(0, 256, (1, height, width, 3), dtype=np.uint8)
+        which = "first" if (height, width) in segmenter.shapes else "second"
+        calls[f"{height} x {width}, {which} look (served)"] = lambda canvas=canvas: segmenter.forward(canvas)
+    calls["a large person: first look and second look (served)"] = lambda: segmenter.look([photo_canvas], [placement])
+    calls["a large person: first look only"] = lambda: segmenter.forward(photo_canvas[None])
+    times = _interleaved(calls, repeats)
+    square = statistics.median(next(iter(times.values())))
+    return [{"lever": name, **summary(seconds), "time_vs_square": f"{statistics.median(seconds) / square:.2f}",
+             **({"pixels_vs_square": f"{h * w / segmenter.size ** 2:.3f}"} if i < len(looks) else {})}
+            for i, ((name, seconds), (h, w)) in enumerate(zip(times.items(), looks + [photo_canvas.shape[:2]] * 2))]
+
+
+def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Seconds of each call, called in turn round after round after one warm-up call each, so that the
+    machine's drift during the run falls on all of them alike."""
+    for call in calls.values():
+        call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        for shape, canvas in canvases.items():
+        for name, call in calls.items():
             start = time.perf_counter()
-            segmenter.forward(canvas)
-            times[shape].append(time.perf_counter() - start)
-    square = statistics.median(times[(segmenter.size, segmenter.size)])
-    return [{"lever": f"{height} x {width}, " + ("first" if (height, width) in segmenter.shapes else "second")
-                      + " look (served)",
-             **summary(times[(height, width)]), "pixels_vs_square": f"{height * width / segmenter.size ** 2:.3f}",
-             "time_vs_square": f"{statistics.median(times[(height, width)]) / square:.2f}"}
-            for height, width in looks]
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
 
 
 def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
@@ -263,7 +272,7 @@ def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, li
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     levers = {
         "forward pass": forward_levers(segmenter, rgb, repeats),
-        "canvas shapes": canvas_levers(segmenter, repeats),
+        "canvas shapes": canvas_levers(segmenter, rgb, repeats),
         "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),
