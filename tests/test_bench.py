@@ -27,7 +27,7 @@ def test_levers_compare_the_served_choice_with_its_alternatives(segmenter, tmp_p
     assert list(report["levers"]) == ["forward pass", "canvas shapes", "resize to serving size", "upsample + refine",
                                       "compose", "decode 1MP", "encode 1MP", "decode 12MP", "encode 12MP"]
     shapes = report["levers"]["canvas shapes"]
-    assert [row["lever"] for row in shapes][0] == "320 x 320, first look (served)" and len(shapes) == 8
+    assert [row["lever"] for row in shapes][0] == "320 x 320, first look (served)" and len(shapes) == 10
     assert all(0.93 < float(row["pixels_vs_square"]) < 1.07 for row in shapes[:7])
     for stage, rows in report["levers"].items():
         assert sum("(served)" in row["lever"] for row in rows) >= 1, stage
