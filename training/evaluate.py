@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="with --run: the held-out test split (default), validation for choosing settings, "
                              "or the training split to see what the model has not fitted")
     parser.add_argument("--size", type=int, default=None,
-                        help="input side for a model without a fixed input size (default: the run's training size, else 320)")
+                        help="canvas side (each photo's canvas holds about SIZE x SIZE pixels at its aspect) for a model "
+                             "without a fixed input size (default: the run's training size, else 320)")
     parser.add_argument("--second-look", type=int, default=SECOND_LOOK_SIZE, metavar="SIDE",
                         help="side of the service's second look at large people (0: none; "
                              f"default {SECOND_LOOK_SIZE}, as served)")
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     only_main = ", the main person only" if args.main_person else ""
     second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""
-    print(f"model {args.model} at {segmenter.size}x{segmenter.size}{second}{refined}{only_main}{cropped}, "
+    print(f"model {args.model} on canvases of about {segmenter.size}x{segmenter.size} at each photo's aspect"
+          f"{second}{refined}{only_main}{cropped}, "
           f"{len(rows)} images")
     print(format_table(summary))
     print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
