@@ -83,9 +83,13 @@ def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[R
     calls["a large person: first look only"] = lambda: segmenter.forward(photo_canvas[None])
     times = _interleaved(calls, repeats)
     square = statistics.median(next(iter(times.values())))
-    return [{"lever": name, **summary(seconds), "time_vs_square": f"{statistics.median(seconds) / square:.2f}",
-             **({"pixels_vs_square": f"{h * w / segmenter.size ** 2:.3f}"} if i < len(looks) else {})}
-            for i, ((name, seconds), (h, w)) in enumerate(zip(times.items(), looks + [photo_canvas.shape[:2]] * 2))]
+    rows = []
+    for (name, seconds), shape in zip(times.items(), [*looks, None, None]):  # the two large-person rows last
+        row: Row = {"lever": name, **summary(seconds), "time_vs_square": f"{statistics.median(seconds) / square:.2f}"}
+        if shape:
+            row["pixels_vs_square"] = f"{shape[0] * shape[1] / segmenter.size ** 2:.3f}"
+        rows.append(row)
+    return rows
 
 
 def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:

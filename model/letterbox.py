@@ -45,6 +45,11 @@ def nearest_shape(height: int, width: int, shapes: Sequence[tuple[int, int]]) ->
     return min(shapes, key=lambda shape: abs(math.log(shape[0] * width / (shape[1] * height))))
 
 
+def fit(image: np.ndarray, shapes: Sequence[tuple[int, int]]) -> tuple[np.ndarray, Placement]:
+    """The photo letterboxed into the canvas among `shapes` nearest its aspect."""
+    return letterbox(image, nearest_shape(*image.shape[:2], shapes))
+
+
 def _multiple(length: float) -> int:
     return max(STRIDE, round(length / STRIDE) * STRIDE)
 

@@ -1,11 +1,11 @@
 """The batch command on Ray Data: `python -m model INPUT... -o OUTDIR --engine ray [--ray-address ADDRESS]`.
 
 The same photos, options and outputs as the local engine, as one Ray Data job: the photos are listed
-here, read, decoded and fitted to the network's canvases in CPU tasks, run through the network in a pool of actors that
-each load the model once (on a GPU when asked or when the cluster has one), then refined, composed,
-encoded and written in CPU tasks. Inputs and the output folder are local paths or any URI that
-pyarrow's filesystems open (`s3://bucket/prefix` where credentials are set). A photo that fails is
-one row of the report, and the job goes on. Only the batch command imports this module (and Ray).
+here, read, decoded and fitted to the network's canvases in CPU tasks, run through the network in a
+pool of actors that each load the model once (on a GPU when asked or when the cluster has one), then
+refined, composed, encoded and written in CPU tasks. Inputs and the output folder are local paths or
+any URI that pyarrow's filesystems open (`s3://bucket/prefix` where credentials are set). A photo that
+fails is one row of the report, and the job goes on. Only the batch command imports this module (and Ray).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pyarrow import fs as pafs
 
 from model import SHIPPED_MODEL
 from model.decode import ImageError, decode
-from model.letterbox import Placement, canvas_shapes, letterbox, nearest_shape, unletterbox
+from model.letterbox import Placement, canvas_shapes, fit, unletterbox
 from model.pipeline import CutoutOptions, output_bytes
 from model.segmenter import Segmenter, serving_size
 
@@ -104,8 +104,7 @@ def _prepare(batch: dict[str, np.ndarray], size: int, max_pixels: int) -> dict[s
     canvases, placements, errors = [], [], []
     for source in batch["source"]:
         try:
-            photo = decode(read_bytes(source), max_pixels)
-            canvas, placement = letterbox(photo, nearest_shape(*photo.shape[:2], shapes))
+            canvas, placement = fit(decode(read_bytes(source), max_pixels), shapes)
             error = ""
         except (ImageError, OSError) as failure:
             canvas, placement, error = np.zeros((size, size, 3), np.uint8), Placement(1, 1, 1, 1), str(failure)

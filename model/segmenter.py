@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.letterbox import Placement, canvas_shapes, letterbox, nearest_shape, unletterbox
+from model.letterbox import Placement, canvas_shapes, fit, letterbox, unletterbox
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class Segmenter:
 
     def canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, Placement]:
         """The photo fitted, without stretching, into the canvas shape nearest its aspect."""
-        return letterbox(rgb, nearest_shape(*rgb.shape[:2], self.shapes))
+        return fit(rgb, self.shapes)
 
     def look(self, canvases: Sequence[np.ndarray], placements: Sequence[Placement]) -> list[np.ndarray]:
         """The person probability on each canvas (H, W), with the second look at large people: where the first

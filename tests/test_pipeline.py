@@ -9,7 +9,7 @@ import skimage
 from PIL import Image
 
 from model import compose
-from model.letterbox import canvas_shapes, letterbox, nearest_shape, unletterbox
+from model.letterbox import canvas_shapes, fit, letterbox, nearest_shape, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
 from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, guided_alpha, window_radius
 from model.subject import JOIN_SHARE, main_person
@@ -84,7 +84,7 @@ def test_a_photo_goes_into_the_canvas_nearest_its_aspect(photo, canvas):
     shape = nearest_shape(*photo, canvas_shapes(320))
     assert shape == canvas
     image = np.full((*photo, 3), 255, np.uint8)
-    fitted, placement = letterbox(image, shape)
+    fitted, placement = fit(image, canvas_shapes(320))
     assert fitted.shape == (*canvas, 3)
     assert placement.scaled_height == canvas[0] or placement.scaled_width == canvas[1]  # it touches two sides
     assert unletterbox(np.ones(canvas, np.float32), placement).shape == photo
