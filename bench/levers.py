@@ -7,7 +7,7 @@ On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for 
   look's square, and on the photo's canvas the first look with the second look at a large person
   (served) and without, against the square at the serving size, called in turn round after round
   (interleaved, so that the machine's drift falls on all of them alike);
-- resize to the serving size: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
+- resize to the photo's canvas: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
 - compose: numpy `dstack` against OpenCV `merge` for the RGBA cutout; uint16 integer against float32 fill;
@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 from bench.__main__ import SIZES, photo, publish, summary, timed
 from model import SHIPPED_MODEL, compose, refine
 from model.decode import decode
-from model.letterbox import letterbox
+from model.letterbox import letterbox, nearest_shape
 from model.pipeline import PNG_COMPRESS_LEVEL, WEBP_QUALITY, encode
 from model.png import LEVEL, encode_png
 from model.segmenter import Segmenter
@@ -48,7 +48,7 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
     return {"lever": name, **summary(timed(function, repeats)), **extra}
 
 
-def forward_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
+def forward_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
     """The network on one serving-size canvas, called four ways."""
     import tensorflow as tf
 
@@ -72,7 +72,7 @@ def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[R
     square at the serving size, interleaved: the canvases hold about the square's pixels, so they should
     cost about its time, and the second look where it runs 1 + (192 / 320)^2."""
     rng = np.random.default_rng(0)
-    looks = segmenter.shapes + ([(segmenter.second_look,) * 2] if segmenter.second_look else [])
+    looks = segmenter.looks
     photo_canvas, placement = segmenter.canvas(rgb)
     calls: dict[str, Callable[[], object]] = {}
     for height, width in looks:
@@ -106,14 +106,13 @@ def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[s
     return times
 
 
-def resize_levers(rgb: np.ndarray, size: int, repeats: int) -> list[Row]:
-    """The photo scaled so its longer side is the serving size."""
-    height, width = rgb.shape[:2]
-    scale = size / max(height, width)
-    target = (round(width * scale), round(height * scale))
+def resize_levers(rgb: np.ndarray, shape: tuple[int, int], repeats: int) -> list[Row]:
+    """The photo scaled to fit its canvas of `shape` (height, width)."""
+    placement = letterbox(rgb, shape)[1]
+    target = (placement.scaled_width, placement.scaled_height)
     pillow = Image.fromarray(rgb)
     return [
-        _row("OpenCV INTER_AREA (served)", lambda: letterbox(rgb, size), repeats),
+        _row("OpenCV INTER_AREA (served)", lambda: letterbox(rgb, shape), repeats),
         _row("OpenCV INTER_LINEAR (aliases)", lambda: cv2.resize(rgb, target, interpolation=cv2.INTER_LINEAR),
              repeats),
         _row("Pillow BILINEAR, reducing_gap=3", lambda: np.asarray(pillow.resize(target, Image.BILINEAR,
@@ -238,7 +237,7 @@ def _vips_pixels(data: bytes) -> np.ndarray:
     return np.ndarray((image.height, image.width, image.bands), np.uint8, image.write_to_memory())
 
 
-def decode_levers(data: bytes, size: int, repeats: int) -> list[Row]:
+def decode_levers(data: bytes, shape: tuple[int, int], repeats: int) -> list[Row]:
     """Seconds of each JPEG decoder (all to the same pixels), and of each way to get the network's input."""
     import imagecodecs
     import simplejpeg
@@ -258,13 +257,14 @@ def decode_levers(data: bytes, size: int, repeats: int) -> list[Row]:
     rgb = reference
 
     def dct_scaled() -> np.ndarray:
-        small = simplejpeg.decode_jpeg(data, min_width=size, min_height=size)  # libjpeg's 1/2, 1/4, 1/8 scaling
-        return letterbox(small, size)[0]
+        # libjpeg's 1/2, 1/4, 1/8 scaling, to at least the canvas
+        small = simplejpeg.decode_jpeg(data, min_width=shape[1], min_height=shape[0])
+        return letterbox(small, shape)[0]
 
     rows += [
-        _row("network input: INTER_AREA from the full decode (served)", lambda: letterbox(rgb, size), repeats),
+        _row("network input: INTER_AREA from the full decode (served)", lambda: letterbox(rgb, shape), repeats),
         _row("network input: DCT-scaled decode (simplejpeg min size) + INTER_AREA", dct_scaled, repeats,
-             max_input_difference=int(np.abs(dct_scaled().astype(int) - letterbox(rgb, size)[0]).max())),
+             max_input_difference=int(np.abs(dct_scaled().astype(int) - letterbox(rgb, shape)[0]).max())),
     ]
     return rows
 
@@ -275,9 +275,9 @@ def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, li
     probability = segmenter.predict(rgb)
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     levers = {
-        "forward pass": forward_levers(segmenter, rgb, repeats),
+        "forward pass": forward_levers(segmenter, repeats),
         "canvas shapes": canvas_levers(segmenter, rgb, repeats),
-        "resize to serving size": resize_levers(rgb, segmenter.size, repeats),
+        "resize to serving size": resize_levers(rgb, nearest_shape(*rgb.shape[:2], segmenter.shapes), repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),
     }
@@ -285,7 +285,7 @@ def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, li
         data = photo(width, height)
         rgb = decode(data, 10**9)
         alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, segmenter.predict(rgb)))
-        levers[f"decode {label}"] = decode_levers(data, segmenter.size, repeats)
+        levers[f"decode {label}"] = decode_levers(data, nearest_shape(*rgb.shape[:2], segmenter.shapes), repeats)
         levers[f"encode {label}"] = encode_levers(compose.cutout(rgb, alpha8), repeats)
     return levers
 

@@ -95,10 +95,14 @@ class Segmenter:
                  f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
         return segmenter
 
+    @property
+    def looks(self) -> list[tuple[int, int]]:
+        """Every input shape the network runs at: the first look's canvases, then the second look's square."""
+        return self.shapes + ([(self.second_look, self.second_look)] if self.second_look else [])
+
     def warm_up(self) -> None:
-        """Run the forward pass once at every canvas shape, so that no request pays for graph tracing."""
-        looks = self.shapes + ([(self.second_look, self.second_look)] if self.second_look else [])
-        for height, width in looks:
+        """Run the forward pass once at every input shape, so that no request pays for graph tracing."""
+        for height, width in self.looks:
             self.forward(np.zeros((1, height, width, 3), dtype=np.uint8))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:

@@ -80,8 +80,7 @@ def test_portrait_found_whole_sky_left_out_flag_mostly(segmenter):
     # (median alpha 253 on its left; the model before: 132), but gives the flag behind her a mean alpha
     # of 96 of 255 (the model before: 41; session 8's: 120, session 9's: 133, session 11's: 138, 157 with
     # session 12's second look at large people, 118 on session 13's canvas at the photo's aspect): see the
-    # model card's known limits. The bound below catches a
-    # model that takes in the whole flag.
+    # model card's known limits. The bound below catches a model that takes in the whole flag.
     alpha = alpha_for(segmenter, grace_hopper(), refine=True)
     assert np.median(alpha[160:300, 190:330]) > 200, "face"
     assert np.median(alpha[330:420, 220:300]) > 200, "shirt"

@@ -238,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     only_main = ", the main person only" if args.main_person else ""
     second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""
     print(f"model {args.model} on canvases of about {segmenter.size}x{segmenter.size} at each photo's aspect"
-          f"{second}{refined}{only_main}{cropped}, "
-          f"{len(rows)} images")
+          f"{second}{refined}{only_main}{cropped}, {len(rows)} images")
     print(format_table(summary))
     print(f"selection score {selection_score(summary):.4f} (training/selection.py: every set weighted, "
           f"missed photos and person-free area count against it)")
