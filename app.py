@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.utils import secure_filename
 
 from model import SHIPPED_MODEL
+from model.allocator import keep_freed_buffers
 from model.decode import ImageError
 from model.pipeline import CutoutOptions, OptionError, parse_options, remove_background
 from model.segmenter import Segmenter, get_segmenter
@@ -85,6 +86,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the app; `test_config` overrides the environment's settings (tests pass SEGMENTER too)."""
     app = Flask(__name__)
     app.request_class = InMemoryRequest
+    keep_freed_buffers()  # the process's photo buffers are reused, not faulted in afresh (model/allocator.py)
     app.config.from_mapping(settings_from_env())
     if test_config:
         app.config.from_mapping(test_config)

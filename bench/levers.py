@@ -1,8 +1,11 @@
 """The performance levers, each measured against its alternatives: `python -m bench.levers [--repeats N]`.
 
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
-- forward pass: tf.function with a fixed uint8 signature and the cast inside the graph (served), the
-  same with a float32 signature (the cast in numpy), a plain eager model call, and `model.predict`;
+- forward pass: the engines on every input shape at batch 1 and 4, interleaved: the LiteRT float32 file on
+  XNNPACK (served), TensorFlow's traced graph with a uint8 signature (served before), LiteRT with float16
+  and dynamic-range int8 weights (on the two squares), each with its largest probability difference from
+  the traced graph on real photos; and the traced graph with TensorFlow's CPU settings (oneDNN off, one
+  intra-op thread) in fresh processes;
 - canvas shapes: the first look on every canvas shape (one per aspect, upright and lying), the second
   look's square, and on the photo's canvas the first look with the second look at a large person
   (served) and without, against the square at the serving size, called in turn round after round
@@ -10,12 +13,16 @@ On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for 
 - resize to the photo's canvas: OpenCV INTER_AREA (served), OpenCV INTER_LINEAR, Pillow's reducing resize;
 - edge refinement: the fast guided filter at <= 1024 px (served) against itself without the small-people step
   and against the same filter at full resolution, with the largest and mean difference of the alpha they give;
-- compose: numpy `dstack` against OpenCV `merge` for the RGBA cutout; uint16 integer against float32 fill;
+- foreground colour: blur-fusion's two passes at <= 256 px (served), 512, 1024 and full resolution, with the
+  largest and mean colour difference from full resolution, and no estimate (the photo's own colours);
+- compose: OpenCV's RGB2RGBA + insertChannel (served) against split + merge and numpy `dstack` for the
+  RGBA cutout; OpenCV's uint8 blend (served) against uint16 integer and float32 fills;
 and on both photos (1 and 12 megapixels):
 - JPEG decoding: Pillow, simplejpeg, imagecodecs and pyvips (all libjpeg-turbo), and the network's input
   from the full decode against a DCT-scaled small decode;
 - PNG encoding: model.png with each wheel's deflate (ISA-L, zlib-ng, libdeflate, zlib), Pillow, OpenCV
-  with each row filter, imagecodecs' libpng and libspng, pyvips, and WebP: seconds and bytes.
+  with each row filter, imagecodecs' libpng and libspng, pyvips, and WebP lossless (served) and lossy:
+  seconds and bytes.
 Output: markdown tables on the terminal and bench/results/levers.json.
 """
 
@@ -23,7 +30,9 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,35 +44,99 @@ from PIL import Image, ImageOps
 
 from bench.__main__ import SIZES, photo, publish, summary, timed
 from model import SHIPPED_MODEL, compose, refine
+from model import foreground as foreground_module
 from model.decode import decode
+from model.foreground import foreground
 from model.letterbox import letterbox, nearest_shape
-from model.pipeline import PNG_COMPRESS_LEVEL, WEBP_QUALITY, encode
+from model.litert import default_threads
+from model.pipeline import PNG_COMPRESS_LEVEL, encode
 from model.png import LEVEL, encode_png
 from model.segmenter import Segmenter
 
 Row = dict[str, float | int | str]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _row(name: str, function: Callable[[], object], repeats: int, **extra: float | int | str) -> Row:
     return {"lever": name, **summary(timed(function, repeats)), **extra}
 
 
-def forward_levers(segmenter: Segmenter, repeats: int) -> list[Row]:
-    """The network on one serving-size canvas, called four ways."""
-    import tensorflow as tf
+def forward_levers(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]:
+    """The forward pass engines on every input shape at batch 1 and 4, interleaved round by round: the
+    LiteRT float32 file (served), TensorFlow's traced graph (served before it), and LiteRT with float16 or
+    dynamic-range int8 weights (converted here, on the serving square and the second look's square only);
+    each with its largest probability difference from the traced graph on real photos."""
+    from ai_edge_litert.interpreter import Interpreter
 
-    size, network = segmenter.size, segmenter.network
-    canvas = np.random.default_rng(0).integers(0, 256, (1, size, size, 3), dtype=np.uint8)
-    as_float = canvas.astype(np.float32)
-    float_graph = tf.function(lambda images: network(images, training=False),
-                              input_signature=[tf.TensorSpec((None, size, size, 3), tf.float32)])
-    return [
-        _row("tf.function, uint8 signature, cast in graph (served)", lambda: segmenter.forward(canvas), repeats),
-        _row("tf.function, float32 signature, cast in numpy", lambda: float_graph(canvas.astype(np.float32)).numpy(),
-             repeats),
-        _row("plain model call (eager)", lambda: network(as_float, training=False).numpy(), repeats),
-        _row("model.predict", lambda: network.predict(as_float, verbose=0), repeats),
-    ]
+    from model.litert import FastForward
+    from training.litert import convert
+
+    squares = [shape for shape in segmenter.looks if shape[0] == shape[1]]
+    engines: dict[str, tuple[Callable[[np.ndarray], np.ndarray], list[tuple[int, int]]]] = {
+        "LiteRT float32, XNNPACK (served)": (segmenter.forward, segmenter.looks),
+        "TensorFlow traced graph, uint8 signature": (segmenter.graph_forward, segmenter.looks),
+    }
+    for weights in ("float16", "dynamic-int8"):
+        interpreter = Interpreter(model_content=convert(segmenter, squares, weights), num_threads=default_threads())
+        engines[f"LiteRT {weights} weights"] = (FastForward(interpreter, squares), squares)
+    photos = _real_canvases(segmenter)
+    rng = np.random.default_rng(0)
+    calls: dict[str, Callable[[], object]] = {}
+    engine_of: dict[str, str] = {}
+    for shape in segmenter.looks:
+        for batch in (1, 4):
+            canvases = rng.integers(0, 256, (batch, *shape, 3), dtype=np.uint8)
+            for name, (forward, shapes) in engines.items():
+                if shape in shapes:
+                    label = f"{name}, {shape[0]} x {shape[1]}, batch {batch}"
+                    calls[label], engine_of[label] = (lambda forward=forward, canvases=canvases: forward(canvases)), name
+    times = _interleaved(calls, repeats)
+    differences = {name: _largest_difference(forward, segmenter.graph_forward, photos, shapes)
+                   for name, (forward, shapes) in engines.items()}
+    return [{"lever": label, **summary(seconds), "max_probability_difference": f"{differences[engine_of[label]]:.1e}"}
+            for label, seconds in times.items()] + _tensorflow_knobs(segmenter, model, repeats)
+
+
+def _real_canvases(segmenter: Segmenter) -> list[np.ndarray]:
+    """Public-domain photos of people and of no one, each fitted into its canvas and into the second look's."""
+    from skimage import data
+
+    from training.showcase import grace_hopper
+
+    canvases = []
+    for photo in (data.astronaut(), grace_hopper(), data.coffee(), data.chelsea(),
+                  np.repeat(data.camera()[..., None], 3, axis=2)):
+        canvases.append(segmenter.canvas(photo)[0])
+        canvases += [letterbox(photo, shape)[0] for shape in segmenter.looks if shape[0] == shape[1]]
+    return canvases
+
+
+def _largest_difference(forward, reference, canvases: list[np.ndarray], shapes: list[tuple[int, int]]) -> float:
+    """The largest probability difference between two forward passes over the canvases of the given shapes."""
+    held = [canvas[None] for canvas in canvases if canvas.shape[:2] in shapes]
+    return max(float(np.abs(forward(batch) - reference(batch)).max()) for batch in held)
+
+
+def _tensorflow_knobs(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]:
+    """TensorFlow's traced graph at the serving square, batch 1, in fresh processes with its CPU settings
+    (they are read once at start-up): oneDNN off, and one intra-op thread."""
+    rows = []
+    script = ("import os, sys, time, statistics, numpy as np; from model.segmenter import Segmenter; "
+              "import tensorflow as tf; t = os.environ.get('INTRA'); "
+              "t and tf.config.threading.set_intra_op_parallelism_threads(int(t)); "
+              "s = Segmenter.load(sys.argv[1], fast=False); n = s.size; "
+              "x = np.random.default_rng(0).integers(0, 256, (1, n, n, 3), dtype=np.uint8); s.forward(x); "
+              "times = []\nfor _ in range(int(sys.argv[2])):\n    a = time.perf_counter(); s.forward(x); "
+              "times.append(time.perf_counter() - a)\nprint(' '.join(map(str, times)))")
+    for label, env in (("oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+                       ("one intra-op thread", {"INTRA": "1"})):
+        result = subprocess.run([sys.executable, "-c", script, str(model), str(repeats)], cwd=ROOT,
+                                env={**os.environ, **env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
+                                text=True, timeout=600, check=True)
+        seconds = [float(value) for value in result.stdout.split()]
+        rows.append({"lever": f"TensorFlow traced graph, {label}, {segmenter.size} x {segmenter.size}, batch 1",
+                     **summary(seconds), "max_probability_difference": "-"})
+    return rows
 
 
 def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[Row]:
@@ -138,8 +211,29 @@ def refine_levers(rgb: np.ndarray, probability: np.ndarray, repeats: int) -> lis
     return [fast_row, bare_row, full_row]
 
 
+def foreground_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Row]:
+    """The person's colour under the soft edge with its two passes at several work sides, each with its
+    largest and mean difference in the soft pixels from the passes at full resolution, and no estimate."""
+    whole = max(rgb.shape[:2])
+    full = foreground(rgb, alpha8, work_side=whole).astype(np.int16)
+    soft = cv2.inRange(alpha8, 1, 254) > 0
+    rows = []
+    for side in (foreground_module.WORK_SIDE, 512, 1024, whole):
+        difference = np.abs(foreground(rgb, alpha8, work_side=side).astype(np.int16) - full)[soft]
+        label = f"blur-fusion, passes at <= {side} px" + (" (served)" if side == foreground_module.WORK_SIDE else "")
+        rows.append(_row(label if side != whole else "blur-fusion, passes at full resolution",
+                         lambda side=side: foreground(rgb, alpha8, work_side=side), repeats,
+                         max_colour_difference=int(difference.max(initial=0)),
+                         mean_colour_difference=round(float(difference.mean()) if difference.size else 0.0, 3)))
+    rows.append(_row("none: the photo's colours, transparent pixels black (cv2.min)",
+                     lambda: cv2.min(rgb, cv2.merge([alpha8] * 3)), repeats))
+    return rows
+
+
 def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Row]:
-    """RGBA cutout and colour fill, each two ways."""
+    """The RGBA cutout and the colour fill of the estimated colours, each two ways."""
+    rgb = foreground(rgb, alpha8)
+
     def float_fill() -> np.ndarray:
         a = alpha8[..., None].astype(np.float32) * (1.0 / 255.0)
         return (rgb * a + np.float32(255.0) * (1.0 - a) + 0.5).astype(np.uint8)
@@ -149,9 +243,12 @@ def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Ro
         return ((rgb.astype(np.uint16) * a + 255 * (255 - a) + 127) // 255).astype(np.uint8)
 
     return [
-        _row("cutout: OpenCV merge (served)", lambda: compose.cutout(rgb, alpha8), repeats),
+        _row("cutout: OpenCV cvtColor RGB2RGBA + insertChannel (served)", lambda: compose.with_alpha(rgb, alpha8),
+             repeats),
+        _row("cutout: OpenCV split + merge", lambda: cv2.merge([*cv2.split(rgb), alpha8]), repeats),
         _row("cutout: numpy dstack", lambda: np.dstack([rgb, alpha8]), repeats),
-        _row("fill: OpenCV uint8 multiply/add (served)", lambda: compose.fill(rgb, alpha8, (255, 255, 255)), repeats),
+        _row("fill: OpenCV uint8 multiply/add (served)", lambda: compose.blend(rgb, alpha8, (255, 255, 255)),
+             repeats),
         _row("fill: numpy uint16 integer", uint16_fill, repeats),
         _row("fill: numpy float32", float_fill, repeats),
     ]
@@ -160,6 +257,13 @@ def compose_levers(rgb: np.ndarray, alpha8: np.ndarray, repeats: int) -> list[Ro
 def _pillow_png(rgba: np.ndarray, level: int) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(rgba).save(buffer, format="PNG", compress_level=level)
+    return buffer.getvalue()
+
+
+def _pillow_webp(rgba: np.ndarray) -> bytes:
+    """Lossy WebP, the service's format=webp until the cutout's transparent pixels had to stay black."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="WEBP", quality=90, method=0)
     return buffer.getvalue()
 
 
@@ -220,8 +324,10 @@ def encode_levers(rgba: np.ndarray, repeats: int) -> list[Row]:
             if not np.array_equal(np.asarray(image.convert("RGBA")), rgba):
                 raise AssertionError(f"{name} is not lossless")
         rows.append(_row(name, function, repeats, bytes=len(data)))
-    rows.append(_row(f"Pillow WebP quality {WEBP_QUALITY}, method 0 (format=webp)", lambda: encode(rgba, "webp"),
+    rows.append(_row("Pillow WebP lossless, effort 0, method 0 (format=webp)", lambda: encode(rgba, "webp"),
                      repeats, bytes=len(encode(rgba, "webp"))))
+    rows.append(_row("Pillow WebP lossy quality 90, method 0 (transparent pixels not black once decoded)",
+                     lambda: _pillow_webp(rgba), repeats, bytes=len(_pillow_webp(rgba))))
     return rows
 
 
@@ -269,16 +375,17 @@ def decode_levers(data: bytes, shape: tuple[int, int], repeats: int) -> list[Row
     return rows
 
 
-def measure(segmenter: Segmenter, megapixels: str, repeats: int) -> dict[str, list[Row]]:
+def measure(segmenter: Segmenter, model: Path, megapixels: str, repeats: int) -> dict[str, list[Row]]:
     """Every lever on the benchmark photo of the given size, then the codecs on every size."""
     rgb = decode(photo(*SIZES[megapixels]), 10**9)
     probability = segmenter.predict(rgb)
     alpha8 = compose.to_alpha8(refine.guided_alpha(rgb, probability))
     levers = {
-        "forward pass": forward_levers(segmenter, repeats),
+        "forward pass": forward_levers(segmenter, model, repeats),
         "canvas shapes": canvas_levers(segmenter, rgb, repeats),
         "resize to serving size": resize_levers(rgb, nearest_shape(*rgb.shape[:2], segmenter.shapes), repeats),
         "upsample + refine": refine_levers(rgb, probability, repeats),
+        "foreground colour": foreground_levers(rgb, alpha8, repeats),
         "compose": compose_levers(rgb, alpha8, repeats),
     }
     for label, (width, height) in SIZES.items():
@@ -315,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     segmenter = Segmenter.load(args.model)
     report = {"device": segmenter.device, "serving_size": segmenter.size, "photo": args.photo,
-              "levers": measure(segmenter, args.photo, args.repeats)}
+              "levers": measure(segmenter, args.model, args.photo, args.repeats)}
     publish(format_tables(report), report, args.out)
     return 0
 

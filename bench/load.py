@@ -62,9 +62,16 @@ def worker_pids(master_pid: int) -> set[str]:
     return set(Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split())
 
 
-def start_server(port: int) -> subprocess.Popen:
-    """gunicorn with the repository's default configuration on a loopback port."""
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2"}
+def free_port() -> int:
+    """A loopback port that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """gunicorn with the repository's default configuration on a loopback port, once /readyz answers 200."""
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
@@ -97,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=1800, help="stop sending after this long")
     parser.add_argument("--timeout", type=float, default=300, help="per request")
     args = parser.parse_args(argv)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = start_server(port)
     url = f"http://127.0.0.1:{port}/api/remove"
     body, content_type = multipart(photo(args.megapixels))

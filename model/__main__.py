@@ -9,6 +9,7 @@ from pathlib import Path
 
 from model import SHIPPED_MODEL
 from model.decode import ImageError, decode
+from model.allocator import keep_freed_buffers
 from model.pipeline import CutoutOptions, OptionError, output_bytes, parse_colour
 from model.segmenter import ModelLoadError, Segmenter
 
@@ -93,6 +94,7 @@ def run_local(args: argparse.Namespace, options: CutoutOptions) -> int:
     if not files:
         print("error: no photos found in the inputs given", file=sys.stderr)
         return -1
+    keep_freed_buffers()  # one photo's buffers serve the next (model/allocator.py)
     start = time.perf_counter()
     failed = run(files, Path(args.out), segmenter, options, args.batch_size or LOCAL_BATCH_SIZE)
     seconds = time.perf_counter() - start

@@ -22,7 +22,11 @@ OUTPUTS = ("cutout", "mask")
 PEOPLE = ("all", "main")
 FORMATS = ("png", "webp")
 PNG_COMPRESS_LEVEL = 1  # deflate level 1: about 4x faster than the usual 6 for ~28% larger files (bench.levers)
-WEBP_QUALITY = 90
+# Lossless WebP at its fastest effort: lossy WebP smears the person's colours into fully transparent blocks
+# (libwebp's clean-up of transparent areas) and rings around the edge, so pixels with alpha 0 would not be
+# (0, 0, 0, 0) once decoded; lossless keeps every pixel, and at 12 megapixels was faster than lossy
+# quality 90 (python -m bench.levers, "encode").
+WEBP_OPTIONS = {"lossless": True, "quality": 0, "method": 0}
 _TRUE = ("1", "true", "on", "yes")
 _FALSE = ("0", "false", "off", "no")
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
@@ -40,7 +44,7 @@ class CutoutOptions:
     background: tuple[int, int, int] | None = None  # fill the background with this colour
     crop: bool = False  # crop to the person's bounding box plus a margin
     refine: bool = True  # sharpen the edge along the photo's edges
-    format: str = "png"  # "png" (lossless) or "webp" (smaller)
+    format: str = "png"  # "png" or "webp" (both lossless)
     people: str = "all"  # "all": everyone the network finds; "main": only the largest person (model.subject)
 
     @property
@@ -118,10 +122,10 @@ def render(rgb: np.ndarray, alpha8: np.ndarray, options: CutoutOptions) -> np.nd
 
 
 def encode(picture: np.ndarray, fmt: str = "png") -> bytes:
-    """PNG (fast compression, `model.png`) or lossless-alpha WebP bytes."""
+    """PNG (fast compression, `model.png`) or lossless WebP bytes."""
     if fmt == "webp":
         buffer = io.BytesIO()
-        Image.fromarray(picture).save(buffer, format="WEBP", quality=WEBP_QUALITY, method=0)
+        Image.fromarray(picture).save(buffer, format="WEBP", **WEBP_OPTIONS)
         return buffer.getvalue()
     return encode_png(picture)
 

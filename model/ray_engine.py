@@ -21,7 +21,7 @@ import numpy as np
 import ray
 from pyarrow import fs as pafs
 
-from model import SHIPPED_MODEL
+from model import SHIPPED_MODEL, litert
 from model.decode import ImageError, decode
 from model.letterbox import Placement, canvas_shapes, fit, unletterbox
 from model.pipeline import CutoutOptions, output_bytes
@@ -124,15 +124,23 @@ def _ragged(arrays: list[np.ndarray]) -> np.ndarray:
     return column
 
 
+def model_files(keras_path: Path) -> dict[str, bytes]:
+    """The Keras file and, where they exist, its fast file and stamp, by the names the actor gives them."""
+    names = {keras_path: "model.keras", litert.fast_path(keras_path): "model.tflite",
+             litert.stamp_path(keras_path): "model.tflite.json"}
+    return {name: path.read_bytes() for path, name in names.items() if path.is_file()}
+
+
 class _Network:
     """Actor: loads the model once, then runs the network over batches of canvases."""
 
-    def __init__(self, model_bytes: bytes):
-        # The model travels as bytes, so that no node needs the file at the driver's path.
-        with tempfile.NamedTemporaryFile(suffix=".keras") as handle:
-            handle.write(model_bytes)
-            handle.flush()
-            self.segmenter = Segmenter.load(handle.name)
+    def __init__(self, model_files: dict[str, bytes]):
+        # The model (and its fast LiteRT file, model.litert) travels as bytes, so that no node needs the
+        # files at the driver's path.
+        with tempfile.TemporaryDirectory() as folder:
+            for name, content in model_files.items():
+                (Path(folder) / name).write_bytes(content)
+            self.segmenter = Segmenter.load(Path(folder) / "model.keras")
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         placements = [Placement(*placement) for placement in batch["placement"]]
@@ -189,7 +197,7 @@ def run(photos: list[str], out: str, job: RayJob) -> list[Outcome]:
     rows = (dataset
             .map_batches(_prepare, fn_kwargs={"size": size, "max_pixels": job.max_pixels},
                          batch_size=job.batch_size, batch_format="numpy")
-            .map_batches(_Network, fn_constructor_args=(job.model.read_bytes(),), batch_size=job.batch_size,
+            .map_batches(_Network, fn_constructor_args=(model_files(job.model),), batch_size=job.batch_size,
                          batch_format="numpy", concurrency=workers, num_gpus=gpus)
             .map_batches(_finish, fn_kwargs={"out": out, "options": job.options, "max_pixels": job.max_pixels},
                          batch_size=job.batch_size, batch_format="numpy")

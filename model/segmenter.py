@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model import litert
 from model.letterbox import Placement, canvas_shapes, fit, letterbox, unletterbox
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,8 @@ def serving_size(path: Path) -> int:
 class Segmenter:
     """A person-segmentation network that takes RGB uint8 photos of any size."""
 
-    def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE):
+    def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE,
+                 fast: litert.FastForward | None = None):
         import tensorflow as tf
 
         self.network = network
@@ -73,12 +75,22 @@ class Segmenter:
         # Keras call overhead per request. It takes uint8 and casts inside the graph: a quarter of the bytes
         # in, no float copy in numpy, and measured faster than a float32 signature (python -m bench.levers).
         self._graphs: dict[tuple[int, int], Callable[[np.ndarray], np.ndarray]] = {}
+        # The LiteRT file's signatures where it holds the shape (model.litert): the same probabilities, faster.
+        # On a GPU the traced graph runs there instead.
+        self.fast = fast if self.device == "CPU" else None
+
+    @property
+    def engine(self) -> str:
+        """What runs the forward pass: "LiteRT (XNNPACK)" or "TensorFlow graph"."""
+        return "LiteRT (XNNPACK)" if self.fast is not None else "TensorFlow graph"
 
     @classmethod
     def load(cls, path: str | Path, size: int | None = None,
-             second_look: int | None = SECOND_LOOK_SIZE) -> "Segmenter":
+             second_look: int | None = SECOND_LOOK_SIZE, fast: bool = True) -> "Segmenter":
         """Load a saved Keras model once; the serving size is its fixed input side, else `size`;
-        `second_look` is the side of the second look at large people (None or 0: no second look)."""
+        `second_look` is the side of the second look at large people (None or 0: no second look);
+        `fast`: run the forward pass on the model's LiteRT file where it is there and current (model.litert;
+        False where the network's weights are to be changed, as training.calibrate does)."""
         path = Path(path)
         check_model_file(path)
         import keras
@@ -89,9 +101,11 @@ class Segmenter:
             raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
         fixed = network.input_shape[1]
         segmenter = cls(network, fixed or size or DEFAULT_SIZE, second_look)
-        log.info("loaded %s (%d parameters) on the %s, canvases of about %dx%d at the photo's aspect, "
-                 "second look at large people %s", path, network.count_params(), segmenter.device,
-                 segmenter.size, segmenter.size,
+        if fast and segmenter.device == "CPU":
+            segmenter.fast = litert.load(path, segmenter.looks)
+        log.info("loaded %s (%d parameters) on the %s, forward pass by %s, canvases of about %dx%d at the "
+                 "photo's aspect, second look at large people %s", path, network.count_params(), segmenter.device,
+                 segmenter.engine, segmenter.size, segmenter.size,
                  f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
         return segmenter
 
@@ -101,12 +115,20 @@ class Segmenter:
         return self.shapes + ([(self.second_look, self.second_look)] if self.second_look else [])
 
     def warm_up(self) -> None:
-        """Run the forward pass once at every input shape, so that no request pays for graph tracing."""
+        """Run the forward pass once at every input shape, so that no request pays for graph tracing (or,
+        on LiteRT, for XNNPACK's first call)."""
         for height, width in self.looks:
             self.forward(np.zeros((1, height, width, 3), dtype=np.uint8))
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """The bare network on a batch of RGB uint8 canvases of one shape (N, H, W, 3); returns (N, H, W) float32."""
+        shape = batch.shape[1:3]
+        if self.fast is not None and shape in self.fast.shapes:
+            return self.fast(np.asarray(batch, dtype=np.uint8))
+        return self.graph_forward(batch)
+
+    def graph_forward(self, batch: np.ndarray) -> np.ndarray:
+        """`forward` by TensorFlow's traced graph of the Keras network, whatever the fast file holds."""
         shape = batch.shape[1:3]
         if shape not in self._graphs:
             self._graphs[shape] = _traced(self.network, shape)

@@ -41,7 +41,9 @@ def photos(tmp_path_factory, astronaut) -> Path:
 
 def _alpha(path: Path) -> np.ndarray:
     with Image.open(path) as image:
-        return np.asarray(image)[..., 3]
+        rgba = np.asarray(image)
+    assert rgba[rgba[..., 3] == 0, :3].max(initial=0) == 0, path  # nothing of the background under alpha 0
+    return rgba[..., 3]
 
 
 def test_ray_engine_writes_the_local_engines_cutouts_and_reports_the_broken_file(local_ray, photos, tmp_path,

@@ -10,11 +10,12 @@ from app import create_app
 def test_stage_benchmark_covers_every_stage(segmenter):
     client = create_app({"SEGMENTER": segmenter, "WARM_UP": False}).test_client()
     result = stages(segmenter, client, photo(400, 300), repeats=1)
-    assert list(result) == ["decode + EXIF", "resize to serving size", "forward pass", "upsample + refine", "compose",
-                            "PNG encode", "whole request (WSGI)", "floor: Pillow decode + PNG encode"]
+    assert list(result) == ["decode + EXIF", "resize to serving size", "forward pass", "upsample + refine",
+                            "compose (with the foreground colour)", "  of which foreground colour", "PNG encode", "whole request (WSGI)", "floor: Pillow decode + PNG encode"]
     assert all(value["median_s"] > 0 and value["runs"] == 1 for value in result.values())
-    report = {"device": "CPU", "serving_size": segmenter.size, "bare_forward": {},
-              "photos": {"small": {"bytes": 1, "stages": result, "peak_request_mb": 1.0}}}
+    report = {"device": "CPU", "serving_size": segmenter.size, "engine": segmenter.engine, "bare_forward": {},
+              "photos": {"small": {"bytes": 1, "stages": result, "peak_request_mb": 1.0,
+                                           "cutout_bytes": 2}}}
     assert "whole request / floor = " in format_report(report)
     assert "whole request / (floor + forward pass) = " in format_report(report)
 
@@ -25,7 +26,11 @@ def test_levers_compare_the_served_choice_with_its_alternatives(segmenter, tmp_p
     assert levers.main(["--repeats", "1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
     assert list(report["levers"]) == ["forward pass", "canvas shapes", "resize to serving size", "upsample + refine",
-                                      "compose", "decode 1MP", "encode 1MP", "decode 12MP", "encode 12MP"]
+                                      "foreground colour", "compose", "decode 1MP", "encode 1MP", "decode 12MP", "encode 12MP"]
+    engines = report["levers"]["forward pass"]
+    served = [row for row in engines if row["lever"].startswith("LiteRT float32, XNNPACK (served)")]
+    assert len(served) == 2 * 8 and all(float(row["max_probability_difference"]) < 1e-3 for row in served)
+    assert any("oneDNN off" in row["lever"] for row in engines)
     shapes = report["levers"]["canvas shapes"]
     assert [row["lever"] for row in shapes][0] == "320 x 320, first look (served)" and len(shapes) == 10
     assert all(0.93 < float(row["pixels_vs_square"]) < 1.07 for row in shapes[:7])

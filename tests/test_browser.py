@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 from werkzeug.serving import make_server
 
-from app import create_app
+from app import create_app, settings_from_env
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-UPLOAD_LIMIT = 1024 * 1024
+UPLOAD_LIMIT = settings_from_env({})["MAX_CONTENT_LENGTH"]  # the service's default (the screenshot shows it)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():
@@ -25,7 +25,7 @@ if not Path(CHROMIUM).exists():
 
 @pytest.fixture(scope="module")
 def server(segmenter):
-    app = create_app({"SEGMENTER": segmenter, "WARM_UP": False, "MAX_CONTENT_LENGTH": UPLOAD_LIMIT})
+    app = create_app({**settings_from_env({}), "SEGMENTER": segmenter, "WARM_UP": False})
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -117,7 +117,8 @@ def test_colour_background_reruns_without_transparency(page, photo, tmp_path):
 def test_errors_are_shown_on_the_page(page, tmp_path, name, data, message):
     path = tmp_path / name
     if data is None:  # noise does not compress: a PNG well over the upload limit
-        noise = np.random.default_rng(0).integers(0, 256, (800, 800, 3), dtype=np.uint8)
+        side = int((UPLOAD_LIMIT / 3) ** 0.5) + 64
+        noise = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
         Image.fromarray(noise).save(path)
         assert path.stat().st_size > UPLOAD_LIMIT
     else:

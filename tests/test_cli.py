@@ -57,3 +57,14 @@ def test_main_person_clears_what_is_apart_from_her(tmp_path, astronaut_jpeg):
     shuttle = (slice(20, 250), slice(380, 460))  # the shuttle model beside her (model card)
     assert (masks["all"][shuttle] >= 128).mean() > 0.1 and (masks["main"][shuttle] >= 128).mean() < 0.02
     assert masks["main"][110, 225] == masks["all"][110, 225] > 200
+
+
+def test_cutouts_keep_nothing_under_transparent_pixels(tmp_path, astronaut_jpeg):
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(astronaut_jpeg)
+    for name, extra in (("plain", ()), ("cropped", ("--crop",))):
+        assert run_cli(str(photo), "-o", str(tmp_path / name), *extra).returncode == 0
+        with Image.open(tmp_path / name / "a.png") as image:
+            rgba = np.asarray(image)
+        transparent = rgba[..., 3] == 0
+        assert image.mode == "RGBA" and transparent.any() and rgba[transparent, :3].max() == 0, name

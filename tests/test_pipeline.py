@@ -174,18 +174,18 @@ def test_png_is_lossless_and_keeps_channel_order(shape, mode):
         assert np.array_equal(np.asarray(image), picture)
 
 
-def test_fill_blends_like_the_formula():
+def test_blend_is_the_formula():
     rng = np.random.default_rng(2)
     rgb = rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)
     alpha = rng.integers(0, 256, (64, 48), dtype=np.uint8)
     alpha[:8], alpha[-8:] = 0, 255
     colour = (10, 200, 130)
-    filled = compose.fill(rgb, alpha, colour)
+    filled = compose.blend(rgb, alpha, colour)
     a = alpha[..., None] / 255.0
     exact = rgb * a + np.array(colour) * (1.0 - a)
     assert filled.dtype == np.uint8 and np.abs(filled - exact).max() <= 1.0
     assert (filled[:8] == colour).all() and np.array_equal(filled[-8:], rgb[-8:])
-    cropped = compose.fill(rgb[5:40, 3:30], alpha[5:40, 3:30], colour)  # views, as a crop passes them
+    cropped = compose.blend(rgb[5:40, 3:30], alpha[5:40, 3:30], colour)  # views, as a crop passes them
     assert np.array_equal(cropped, filled[5:40, 3:30])
 
 

@@ -28,7 +28,7 @@ def _write_run(tmp_path, photos: dict[str, tuple[np.ndarray, np.ndarray]]):
 
 def test_the_bias_that_matches_the_labels_is_chosen_and_saved(tmp_path, capsys):
     astronaut = skdata.astronaut()
-    segmenter = Segmenter.load(SHIPPED_MODEL)  # its own copy: the shared fixture's network must stay as shipped
+    segmenter = Segmenter.load(SHIPPED_MODEL, fast=False)  # its own copy: the shared fixture's network must stay as shipped
     original = segmenter.network.get_layer("logits").bias.numpy().copy()
     # Labels as the network itself draws the person one logit unit towards "person": bias +1 matches them.
     calibrate.shift_logits(segmenter, original, 1.0)
@@ -62,14 +62,14 @@ def test_a_chosen_bias_is_folded_in_and_nothing_is_written_without_out(tmp_path)
 
 def test_a_larger_bias_marks_more_person(tmp_path):
     astronaut = skdata.astronaut()
-    segmenter = Segmenter.load(SHIPPED_MODEL)
+    segmenter = Segmenter.load(SHIPPED_MODEL, fast=False)
     run = _write_run(tmp_path, {"astronaut": (astronaut, alpha_for(segmenter, astronaut, refine=True) >= 128)})
     results = calibrate.calibrate(segmenter, datalib.load_manifest(run / "manifest.json")["val"], [-2.0, 0.0, 2.0])
     areas = [summary["overall"]["mean_person_area"] for _, _, summary in results]
     assert areas[0] < areas[1] < areas[2]
     assert [bias for bias, _, _ in results] == [-2.0, 0.0, 2.0] and max(results, key=lambda r: r[1])[0] == 0.0
     # the network is left as it was
-    untouched = Segmenter.load(SHIPPED_MODEL)
+    untouched = Segmenter.load(SHIPPED_MODEL, fast=False)
     assert np.array_equal(alpha_for(segmenter, astronaut, refine=True), alpha_for(untouched, astronaut, refine=True))
 
 

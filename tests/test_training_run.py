@@ -266,3 +266,10 @@ runpy.run_module("training.train", run_name="__main__")
     trained = keras.saving.load_model(out / "epochs" / "e02.keras", compile=False)
     np.testing.assert_allclose(keras.saving.load_model(served, compile=False).predict(image, verbose=0),
                                trained.predict(image, verbose=0), atol=1e-5)
+    # ... and export wrote its fast LiteRT file beside it, which the service runs with the same answers.
+    from model.segmenter import Segmenter
+
+    fast = Segmenter.load(served)
+    assert fast.engine == "LiteRT (XNNPACK)"
+    canvas = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    np.testing.assert_allclose(fast.forward(canvas), fast.graph_forward(canvas), atol=1e-4)

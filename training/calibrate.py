@@ -77,7 +77,7 @@ def format_results(results: list[tuple[float, float, dict]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m training.calibrate`."""
     args = parse_args(argv)
-    segmenter = Segmenter.load(args.model, args.size)
+    segmenter = Segmenter.load(args.model, args.size, fast=False)  # the network's bias is shifted in place
     try:
         pairs = datalib.load_manifest(args.run / "manifest.json")["val"]
     except FileNotFoundError as error:

@@ -1,7 +1,8 @@
 """Write the serving artefact: `python -m training.export RUN_DIR --out model/<name>.keras [--size N]`.
 
 The run's best weights go into a fresh network with a fixed square input at the serving size and
-no optimizer or loss, so the file is small and loads with plain `keras.saving.load_model()`.
+no optimizer or loss, so the file is small and loads with plain `keras.saving.load_model()`; beside it
+goes the fast float32 LiteRT file that the service runs on a CPU (`training.litert`, `model.litert`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from training import litert
 from training.config import RunConfig
 from training.deeplab import build_deeplabv3plus
 
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {args.out}: {reloaded.count_params():,} parameters, {megabytes:.1f} MB, input {args.size}x{args.size}")
     print(f"forward pass at {args.size}x{args.size}, batch 1: {forward_ms(model, args.size):.1f} ms "
           f"(median of {TIMING_RUNS})")
+    fast = litert.write(args.out)
+    print(f"wrote {fast} ({fast.stat().st_size / 1e6:.1f} MB): the LiteRT forward pass, within "
+          f"{litert.TOLERANCE:g} of the Keras graph")
     return 0
 
 
