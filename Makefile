@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test bench levers load clean
+.PHONY: serve serve-proxy test bench levers load soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ $(VENV)/.dev: requirements.txt requirements-train.txt requirements-batch.txt req
 serve: $(VENV)/.serve  ## start the app at http://$(HOST):$(PORT) with the shipped model
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+serve-proxy: $(VENV)/.serve  ## the production pair: nginx (from PATH) on $(HOST):$(PORT) in front of gunicorn
+	HOST=$(HOST) PORT=$(PORT) GUNICORN=$(BIN)/gunicorn deploy/start.sh
+
 test: $(VENV)/.dev  ## install the test requirements and run every test
 	$(BIN)/python -m pytest
 
@@ -31,8 +34,12 @@ bench: $(VENV)/.dev  ## stage-by-stage timings of a request (README: Performance
 levers: $(VENV)/.dev  ## each performance lever against its alternatives (README: Performance)
 	$(BIN)/python -m bench.levers
 
-load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo through gunicorn on loopback (README: Performance)
+load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo, straight to gunicorn and through nginx (README: Performance)
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12
+	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12 --proxy
+
+soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100 (README: Performance)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache

