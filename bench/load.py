@@ -1,9 +1,9 @@
-"""Load test against a local server: `python -m bench.load --clients 8 --requests 25 [--megapixels 12]`.
+"""Load test against a local server: `python -m bench.load --clients 8 --requests 25 [--megapixels 12] [--proxy]`.
 
-Starts gunicorn with the default configuration on a loopback port (or uses `--url` of one already
-running on loopback), sends `clients` x `requests` uploads of a photo of a person, bounded in count
-and time, and prints requests/s, p50/p95 latency, status counts, worker restarts and the workers'
-resident memory after the first 10 requests and after the run.
+Starts gunicorn with the default configuration on a loopback port (with `--proxy`, the production pair:
+nginx in front of gunicorn, deploy/start.sh), sends `clients` x `requests` uploads of a photo of a
+person, bounded in count and time, and prints requests/s, p50/p95 latency, status counts, worker
+restarts and the workers' resident memory after the first 10 requests and after the run.
 """
 
 from __future__ import annotations
@@ -69,11 +69,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """gunicorn with the repository's default configuration on a loopback port, once /readyz answers 200."""
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start_server(port: int, env: dict[str, str] | None = None, proxy: bool = False) -> subprocess.Popen:
+    """gunicorn with the repository's default configuration on a loopback port (`proxy`: behind nginx, by
+    deploy/start.sh), once /readyz answers 200."""
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2", "GUNICORN": gunicorn,
+           **(env or {})}
+    command = [str(ROOT / "deploy" / "start.sh")] if proxy else [gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
@@ -84,6 +87,17 @@ def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Pop
             time.sleep(0.5)
     server.terminate()
     raise SystemExit("the server did not become ready within 180 s")
+
+
+def gunicorn_master(server: subprocess.Popen) -> int:
+    """The gunicorn master's pid: the server itself, or the start script's gunicorn child."""
+    if b"gunicorn" in Path(f"/proc/{server.pid}/cmdline").read_bytes():
+        return server.pid
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    for child in children:
+        if b"gunicorn" in Path(f"/proc/{child}/cmdline").read_bytes():
+            return int(child)
+    return server.pid
 
 
 def photo(megapixels: float) -> bytes:
@@ -103,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--megapixels", type=float, default=12.0)
     parser.add_argument("--max-seconds", type=float, default=1800, help="stop sending after this long")
     parser.add_argument("--timeout", type=float, default=300, help="per request")
+    parser.add_argument("--proxy", action="store_true", help="through nginx in front of gunicorn (deploy/start.sh)")
     args = parser.parse_args(argv)
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, proxy=args.proxy)
     url = f"http://127.0.0.1:{port}/api/remove"
     body, content_type = multipart(photo(args.megapixels))
     try:
-        return run_load(args, server.pid, url, body, content_type)
+        print("through nginx in front of gunicorn" if args.proxy else "straight to gunicorn")
+        return run_load(args, gunicorn_master(server), url, body, content_type)
     finally:
         server.terminate()
         server.wait(30)

@@ -2,9 +2,11 @@
 
 glibc serves every allocation over its mmap threshold (128 KB at first) with fresh pages from the kernel
 and gives them back on free, so each megapixel-sized array of a request (a dozen of them) pays for its
-page faults again: 20 ms of a 95 ms 1-megapixel request (python -m bench, docs/PERFORMANCE.md). Raising
-the mmap and trim thresholds keeps freed buffers in the heap for the next request; the heap then stays at
-the busiest request's size instead of growing and shrinking with each. The same settings as glibc's
+page faults again: 20 ms of a 95 ms 1-megapixel request (docs/PERFORMANCE.md). Raising the mmap and trim
+thresholds keeps freed buffers of up to 32 MB (a 1-megapixel request's, and most of a 12-megapixel one's)
+in the heap for the next request; larger ones still get their own pages. Measured against 256 MB and
+512 MB: the same speed at 1 MP, and a worker that settles at 1.54 GB instead of 1.85 GB over a soak of
+varied photos (python -m bench.soak --requests 600). The same settings as glibc's
 MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment variables, which take precedence where set.
 """
 
@@ -18,8 +20,8 @@ import os
 log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (glibc malloc.h)
-MMAP_THRESHOLD = 256 * 1024 * 1024  # allocations above this still get their own pages (a 40 MP float image)
-TRIM_THRESHOLD = 512 * 1024 * 1024  # free memory at the heap's top kept up to this
+MMAP_THRESHOLD = 32 * 1024 * 1024  # allocations above this still get their own pages (glibc's dynamic maximum)
+TRIM_THRESHOLD = 64 * 1024 * 1024  # free memory at the heap's top kept up to this
 
 
 def keep_freed_buffers() -> bool:

@@ -24,11 +24,8 @@ def cutout(rgb: np.ndarray, alpha8: np.ndarray) -> np.ndarray:
 
 def with_alpha(rgb: np.ndarray, alpha8: np.ndarray) -> np.ndarray:
     """RGBA uint8: `rgb` with alpha as its fourth channel."""
-    # OpenCV's RGB -> RGBA conversion, then the alpha put in: 0.6x the time of splitting and merging the
-    # channels at 12 megapixels, and a third of numpy's dstack (python -m bench.levers).
-    rgba = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
-    cv2.insertChannel(alpha8, rgba, 3)
-    return rgba
+    # OpenCV's merge: half the time of numpy's dstack at 12 megapixels (python -m bench.levers).
+    return cv2.merge([*cv2.split(rgb), alpha8])
 
 
 def fill(rgb: np.ndarray, alpha8: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:

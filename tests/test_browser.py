@@ -153,3 +153,6 @@ def test_chromium_decodes_the_served_png_to_the_same_pixels(page, photo, tmp_pat
     expected = np.asarray(image)[..., 3]
     assert 0 < expected.mean() < 255  # a real cutout: some of the photo kept, some not
     np.testing.assert_array_equal(np.array(alpha, np.uint8).reshape(expected.shape), expected)
+    # The downloaded file, the preview's source, keeps nothing of the background under transparent pixels.
+    rgba = np.asarray(image)
+    assert (rgba[..., 3] == 0).any() and rgba[rgba[..., 3] == 0, :3].max() == 0
