@@ -88,3 +88,23 @@ def test_person_lovasz_leaves_person_free_images_to_the_cross_entropy():
 def test_loss_option_is_recorded(options, loss):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.train.loss == loss and config.train.loss in LOSSES
+
+
+def test_boundary_iou_on_hand_made_masks():
+    from training.metrics import boundary_iou
+
+    truth = np.zeros((10, 10), np.uint8)
+    truth[2:8, 2:8] = 1  # 6 x 6: with d = 1 (2% of the diagonal, at least 1) its band is the 20-pixel ring
+    assert boundary_iou(truth, truth.astype(np.float32)) == 1.0
+    wider = np.zeros((10, 10), np.float32)
+    wider[2:8, 2:9] = 0.9  # 6 x 7: a 22-pixel ring, 16 of them on the truth's ring
+    assert boundary_iou(truth, wider) == pytest.approx(16 / 26)
+    assert boundary_iou(truth, np.zeros((10, 10), np.float32)) == 0.0
+    assert boundary_iou(np.zeros((10, 10), np.uint8), np.zeros((10, 10), np.float32)) == 1.0
+    # Plain IoU forgives an outline that is off by a few pixels all round; Boundary IoU does not.
+    big = np.zeros((200, 200), np.uint8)
+    big[20:180, 20:180] = 1
+    grown = np.zeros((200, 200), np.float32)
+    grown[16:184, 16:184] = 1.0
+    plain = big.sum() / grown.sum()
+    assert plain > 0.9 and boundary_iou(big, grown) < 0.6

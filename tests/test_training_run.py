@@ -85,8 +85,12 @@ def test_evaluate_reports_every_set_with_its_missed_photos_and_person_free_area(
     assert summary["empty"]["free_photos"] == summary["empty"]["images"] > 0
     free = [float(row[column["person_area"]]) for row in rows[1:] if row[column["root"]].endswith("empty")]
     assert summary["empty"]["free_area"] == pytest.approx(np.mean(free))
+    outlines = [float(row[column["boundary_iou"]]) for row in people]
+    assert summary["shapes"]["boundary_iou"] == pytest.approx(np.mean(outlines))
+    assert 0.0 <= summary["shapes"]["boundary_iou"] <= 1.0
     printed = capsys.readouterr().out
     assert "| shapes |" in printed and "| empty |" in printed and "selection score" in printed
+    assert "Boundary IoU" in printed
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])

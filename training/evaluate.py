@@ -26,7 +26,7 @@ from model.segmenter import SECOND_LOOK_SIZE, Segmenter
 from model.subject import main_region
 from training import data as datalib
 from training.config import DataRoot, RunConfig
-from training.metrics import confusion, scores
+from training.metrics import boundary_iou, confusion, scores
 from training.selection import is_missed, selection_score
 
 PANEL_ROWS = 4  # worst and best images each
@@ -121,7 +121,9 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = Fal
         c = confusion(sample.mask, probability)
         image_scores = scores(c)
         area, true_area = float(np.mean(probability >= 0.5)), float(sample.mask.mean())
-        row = {"root": pair.root, "id": pair.id, **image_scores, "mae": float(np.mean(np.abs(probability - sample.mask))),
+        row = {"root": pair.root, "id": pair.id, **image_scores,
+               "boundary_iou": boundary_iou(sample.mask, probability) if true_area > 0 else float("nan"),
+               "mae": float(np.mean(np.abs(probability - sample.mask))),
                "person_area": area, "true_area": true_area, "missed": is_missed(area, true_area)}
         rows.append(row)
         for key in (Path(pair.root).name, "overall"):
@@ -142,6 +144,7 @@ class _Tally:
     errors: list = dataclasses.field(default_factory=list)
     areas: list = dataclasses.field(default_factory=list)
     person_ious: list = dataclasses.field(default_factory=list)
+    boundary_ious: list = dataclasses.field(default_factory=list)
     missed: int = 0
     free_areas: list = dataclasses.field(default_factory=list)
 
@@ -151,17 +154,20 @@ class _Tally:
         self.areas.append(row["person_area"])
         if row["true_area"] > 0:
             self.person_ious.append(row["jaccard"])
+            self.boundary_ious.append(row["boundary_iou"])
             self.missed += row["missed"]
         else:
             self.free_areas.append(row["person_area"])
 
     def summary(self) -> dict:
         """The five pooled figures, MAE and mean area over all photos; over the photos with a person the
-        mean per-photo IoU and the missed ones; over the person-free photos the mean area marked."""
+        mean per-photo IoU and Boundary IoU and the missed ones; over the person-free photos the mean area
+        marked."""
         people, free = len(self.person_ious), len(self.free_areas)
         return {**scores(self.counts), "mae": float(np.mean(self.errors)), "mean_person_area": float(np.mean(self.areas)),
                 "images": len(self.errors), "person_photos": people,
                 "mean_iou": float(np.mean(self.person_ious)) if people else float("nan"),
+                "boundary_iou": float(np.mean(self.boundary_ious)) if people else float("nan"),
                 "missed": self.missed, "missed_share": self.missed / people if people else 0.0,
                 "free_photos": free, "free_area": float(np.mean(self.free_areas)) if free else float("nan")}
 
@@ -202,12 +208,12 @@ def write_report(out: Path, rows: list[dict], summary: dict, shown: list) -> Non
 
 def format_table(summary: dict) -> str:
     """The summary as a Markdown table: per set, then overall."""
-    lines = ["| set | photos | Jaccard | mean IoU | recall | precision | F1 | accuracy | missed | "
-             "person-free photos | their person area |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| set | photos | Jaccard | mean IoU | Boundary IoU | recall | precision | F1 | accuracy | missed | "
+             "person-free photos | their person area |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, v in sorted(summary.items(), key=lambda item: item[0] == "overall"):  # the sets, then overall
         # On a person-free set every figure but accuracy is 0 (or 1) by definition: its area is what counts.
-        people = ("jaccard", "mean_iou", "recall", "precision", "f1") if v["person_photos"] else ()
-        figures = [f"{v[c]:.4f}" for c in people] + ["-"] * (5 - len(people)) + [f"{v['accuracy']:.4f}"]
+        people = ("jaccard", "mean_iou", "boundary_iou", "recall", "precision", "f1") if v["person_photos"] else ()
+        figures = [f"{v[c]:.4f}" for c in people] + ["-"] * (6 - len(people)) + [f"{v['accuracy']:.4f}"]
         missed = f"{v['missed']} of {v['person_photos']}" if v["person_photos"] else "-"
         free = f"{v['free_area']:.2%}" if v["free_photos"] else "-"
         lines.append(f"| {key} | {v['images']} | " + " | ".join(figures) + f" | {missed} | {v['free_photos']} | {free} |")

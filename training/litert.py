@@ -35,7 +35,7 @@ def convert(segmenter: Segmenter, shapes: list[tuple[int, int]] | None = None, w
 
     if weights not in WEIGHTS:
         raise ValueError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}")
-    shapes = shapes or segmenter.looks
+    shapes = list(dict.fromkeys(shapes or segmenter.looks))  # small sides can round two aspects to one shape
     network = segmenter.network
     archive = keras.export.ExportArchive()
     archive.track(network)
