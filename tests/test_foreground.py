@@ -77,13 +77,13 @@ def test_soft_edge_shows_no_green_of_the_old_background(over_green):
     soft = (alpha8 > 0) & (alpha8 < 255)
     cutout = compose.cutout(upload, alpha8)
     before, after = _green_spill(upload, soft), _green_spill(cutout[..., :3], soft)
-    # Measured: the upload's soft band 117.9, the cutout's 13.8 (blur-fusion with the passes at 256 px).
+    # Measured: the upload's soft band 117.9, the cutout's 16.2 (blur-fusion with the passes at 256 px).
     assert before > 100 and after <= before / 4
     # On white, the cutout is closer to the person as they would look on white than the photo's colours are.
     a = alpha8[..., None] / 255.0
     truth = a * person + (1 - a) * 255.0
     error = lambda rgb: float(np.abs(a * rgb + (1 - a) * 255.0 - truth)[soft].mean())
-    assert error(cutout[..., :3]) < 0.6 * error(upload)  # measured 6.4 against 13.2
+    assert error(cutout[..., :3]) < 0.6 * error(upload)  # measured 7.5 against 13.2
     assert cutout[alpha8 == 0].max() == 0
 
 
