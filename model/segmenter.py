@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,32 +46,55 @@ def check_model_file(path: Path) -> None:
 def serving_size(path: Path) -> int:
     """The input side a saved model serves at, read from its archive without loading TensorFlow:
     its fixed input side, else DEFAULT_SIZE (as `Segmenter.load` chooses)."""
+    return fixed_side(path) or DEFAULT_SIZE
+
+
+def fixed_side(path: Path) -> int | None:
+    """A saved model's fixed input side (its InputLayer's), or None, read from its archive's config."""
     check_model_file(path)
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
     for layer in config.get("config", {}).get("layers", []):
         if layer.get("class_name") == "InputLayer":
             shape = layer["config"].get("batch_shape") or [None, None]
-            return shape[1] or DEFAULT_SIZE
-    return DEFAULT_SIZE
+            return shape[1]
+    return None
+
+
+def load_network(path: Path):
+    """The Keras network of a saved model (TensorFlow is imported here, and only here, for serving)."""
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for a damaged archive
+        raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
+
+
+def gpu_visible() -> bool:
+    """Whether TensorFlow sees a GPU. Without an NVIDIA or ROCm device node there is none, and TensorFlow
+    (800 MB and 4 s to import with the model) is not imported to say so."""
+    if not (Path("/dev/nvidiactl").exists() or Path("/dev/kfd").exists() or "tensorflow" in sys.modules):
+        return False
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 class Segmenter:
     """A person-segmentation network that takes RGB uint8 photos of any size."""
 
     def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE,
-                 fast: litert.FastForward | None = None):
-        import tensorflow as tf
-
-        self.network = network
+                 fast: litert.FastForward | None = None, loader: Callable[[], object] | None = None):
+        """`network` is the Keras network, or None with `loader` to load it on first use (where the fast
+        file serves, the process then never imports TensorFlow unless something asks for the network)."""
+        self._network, self._loader = None, loader
+        if network is not None:
+            self._adopt(network)
         self.size = size
         self.second_look = second_look if second_look and second_look < size else None
         self.shapes = canvas_shapes(size)  # the first look's canvases, each about size x size pixels
-        self.device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
-        # A saved network's input is fixed at its serving square; its layers take any shape in multiples of
-        # the output stride. Lifting the input check lets the same network, with the same weights, look at
-        # every canvas shape and at the second look's smaller square.
-        network.input_spec = None
+        self.device = "GPU" if gpu_visible() else "CPU"
         # One traced graph per canvas shape (made on first use, all of them by warm_up): no retracing, no
         # Keras call overhead per request. It takes uint8 and casts inside the graph: a quarter of the bytes
         # in, no float copy in numpy, and measured faster than a float32 signature (python -m bench.levers).
@@ -78,6 +102,20 @@ class Segmenter:
         # The LiteRT file's signatures where it holds the shape (model.litert): the same probabilities, faster.
         # On a GPU the traced graph runs there instead.
         self.fast = fast if self.device == "CPU" else None
+
+    @property
+    def network(self):
+        """The Keras network (loaded now if it was left for later)."""
+        if self._network is None:
+            self._adopt(self._loader())
+        return self._network
+
+    def _adopt(self, network) -> None:
+        # A saved network's input is fixed at its serving square; its layers take any shape in multiples of
+        # the output stride. Lifting the input check lets the same network, with the same weights, look at
+        # every canvas shape and at the second look's smaller square.
+        network.input_spec = None
+        self._network = network
 
     @property
     def engine(self) -> str:
@@ -92,21 +130,15 @@ class Segmenter:
         `fast`: run the forward pass on the model's LiteRT file where it is there and current (model.litert;
         False where the network's weights are to be changed, as training.calibrate does)."""
         path = Path(path)
-        check_model_file(path)
-        import keras
-
-        try:
-            network = keras.saving.load_model(path, compile=False)
-        except Exception as error:  # Keras raises many types for a damaged archive
-            raise ModelLoadError(f"model file {path} could not be loaded ({type(error).__name__}: {error})") from error
-        fixed = network.input_shape[1]
-        segmenter = cls(network, fixed or size or DEFAULT_SIZE, second_look)
+        segmenter = cls(None, fixed_side(path) or size or DEFAULT_SIZE, second_look,
+                        loader=lambda: load_network(path))
         if fast and segmenter.device == "CPU":
             segmenter.fast = litert.load(path, segmenter.looks)
-        log.info("loaded %s (%d parameters) on the %s, forward pass by %s, canvases of about %dx%d at the "
-                 "photo's aspect, second look at large people %s", path, network.count_params(), segmenter.device,
-                 segmenter.engine, segmenter.size, segmenter.size,
-                 f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
+        if segmenter.fast is None:  # the Keras graph serves: load it now, so that a damaged file fails at start-up
+            segmenter._adopt(load_network(path))
+        log.info("loaded %s on the %s, forward pass by %s, canvases of about %dx%d at the photo's aspect, "
+                 "second look at large people %s", path, segmenter.device, segmenter.engine, segmenter.size,
+                 segmenter.size, f"at {segmenter.second_look}x{segmenter.second_look}" if segmenter.second_look else "off")
         return segmenter
 
     @property
