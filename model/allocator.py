@@ -5,7 +5,7 @@ and gives them back on free, so each megapixel-sized array of a request (a dozen
 page faults again: 20 ms of a 95 ms 1-megapixel request (docs/PERFORMANCE.md). Raising the mmap and trim
 thresholds keeps freed buffers of up to 32 MB (a 1-megapixel request's, and most of a 12-megapixel one's)
 in the heap for the next request; larger ones still get their own pages. Measured against 256 MB and
-512 MB: the same speed at 1 MP, and a worker that settles at 1.54 GB instead of 1.85 GB over a soak of
+512 MB: the same speed at 1 MP, and a worker (with TensorFlow loaded) that settles at 1.54 GB instead of 1.85 GB over a soak of
 varied photos (python -m bench.soak --requests 600). The same settings as glibc's
 MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ environment variables, which take precedence where set.
 """
