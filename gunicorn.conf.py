@@ -5,10 +5,10 @@ Behind nginx (deploy/nginx.conf, `make serve-proxy`, the container) gunicorn lis
 
 Defaults chosen by measurement (`python -m bench.load --clients 8 --requests 25 --megapixels 12`
 on the 2-core machine; docs/PERFORMANCE.md): one worker, and the app's pipeline pool at
-MODEL_THREADS=2 with QUEUE_DEPTH=6 photos waiting at most. Two photos at once give 1.7x the throughput of one (2.42 against 1.39 requests/s,
-p95 3.7 s against 6.3 s) because decoding and PNG encoding, most of a 12-megapixel request, run on
-one core each; two worker processes instead give the same throughput (2.44 requests/s) with a worse
-p95 (5.5 s) at twice the memory (1.6 GB against 0.8 GB), since each holds its own TensorFlow and model.
+MODEL_THREADS=2 with QUEUE_DEPTH=6 photos waiting at most. Two photos at once gave 1.7x the
+throughput of one (2.42 against 1.39 requests/s, p95 3.7 s against 6.3 s) because decoding and PNG
+encoding, most of a 12-megapixel request, run on one core each; two worker processes instead gave the
+same throughput (2.44 requests/s) with a worse p95 (5.5 s) at twice the memory.
 16 threads: the pipeline pool and its queue hold at most 8 of them, so health checks and the page
 always find a free thread while photos are processed, and photos past the queue get a quick 503. No
 `preload_app`: TensorFlow does not survive a fork, so each worker loads the model itself.

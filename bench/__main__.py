@@ -84,11 +84,6 @@ def stages(segmenter: Segmenter, client, data: bytes, repeats: int) -> dict[str,
     return {name: summary(times) for name, times in results.items()}
 
 
-def cutout_bytes(client, data: bytes) -> int:
-    """The size of the PNG cutout that /api/remove answers for the photo."""
-    return len(_request(client, data))
-
-
 def _request(client, data: bytes) -> bytes:
     response = client.post("/api/remove", data={"image": (io.BytesIO(data), "photo.jpg")},
                            content_type="multipart/form-data")
@@ -110,15 +105,16 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
-def peak_request_mb(client, data: bytes) -> float | None:
-    """Peak resident memory of one request above the resident memory before it (Linux only)."""
+def one_request(client, data: bytes) -> tuple[float | None, int]:
+    """The peak resident memory of one request above the resident memory before it (Linux only, else
+    None), and the bytes of the PNG cutout it answered."""
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current size
     except OSError:
-        return None
+        return None, len(_request(client, data))
     before = _rss_kb("VmRSS")
-    _request(client, data)
-    return (_rss_kb("VmHWM") - before) / 1024
+    answer = _request(client, data)
+    return (_rss_kb("VmHWM") - before) / 1024, len(answer)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,17 +125,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     parser.add_argument("--out", type=Path, default=Path("bench/results/bench.json"))
     args = parser.parse_args(argv)
-    startup = start_up(args.model)
-    segmenter = Segmenter.load(args.model)
+    startup, segmenter = start_up(args.model)
     client = create_app({"SEGMENTER": segmenter, "WARM_UP": False, "MAX_PIXELS": 10**9,
                          "MAX_CONTENT_LENGTH": 10**9}).test_client()
     report = {"device": segmenter.device, "serving_size": segmenter.size, "engine": segmenter.engine,
               "start_up": startup, "photos": {}}
     for label, (width, height) in SIZES.items():
         data = photo(width, height)
+        peak_mb, cutout_bytes = one_request(client, data)
         report["photos"][label] = {"bytes": len(data), "stages": stages(segmenter, client, data, args.repeats),
-                                   "peak_request_mb": peak_request_mb(client, data),
-                                   "cutout_bytes": cutout_bytes(client, data)}
+                                   "peak_request_mb": peak_mb, "cutout_bytes": cutout_bytes}
     batch = {n: summary(timed(lambda n=n: segmenter.forward(np.zeros((n, segmenter.size, segmenter.size, 3),
                                                                        np.uint8)), args.repeats))
              for n in (1, 8)}
@@ -148,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def start_up(model: Path) -> dict[str, float]:
-    """Seconds to load the model (Keras file and fast file) and to warm it up in this process, and from
-    starting gunicorn to its first 200 on /readyz (imports, load and warm-up together)."""
+def start_up(model: Path) -> tuple[dict[str, float], Segmenter]:
+    """Seconds to load the model and to warm it up in this process, and from starting gunicorn to its
+    first 200 on /readyz (imports, load and warm-up together); and the loaded, warm segmenter."""
     from bench.load import free_port, start_server
 
     start = time.perf_counter()
@@ -162,7 +157,7 @@ def start_up(model: Path) -> dict[str, float]:
     ready = time.perf_counter() - warm
     server.terminate()
     server.wait(30)
-    return {"load_s": loaded - start, "warm_up_s": warm - loaded, "gunicorn_start_to_readyz_s": ready}
+    return {"load_s": loaded - start, "warm_up_s": warm - loaded, "gunicorn_start_to_readyz_s": ready}, segmenter
 
 
 def publish(tables: str, report: dict, out: Path) -> None:

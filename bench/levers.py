@@ -99,15 +99,12 @@ def forward_levers(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]
 
 def _real_canvases(segmenter: Segmenter) -> list[np.ndarray]:
     """Public-domain photos of people and of no one, each fitted into its canvas and into the second look's."""
-    from skimage import data
-
-    from training.showcase import grace_hopper
+    from training.showcase import load_photo
 
     canvases = []
-    for photo in (data.astronaut(), grace_hopper(), data.coffee(), data.chelsea(),
-                  np.repeat(data.camera()[..., None], 3, axis=2)):
-        canvases.append(segmenter.canvas(photo)[0])
-        canvases += [letterbox(photo, shape)[0] for shape in segmenter.looks if shape[0] == shape[1]]
+    for picture in map(load_photo, ("astronaut", "grace_hopper", "coffee", "chelsea", "camera")):
+        canvases.append(segmenter.canvas(picture)[0])
+        canvases += [letterbox(picture, shape)[0] for shape in segmenter.looks if shape[0] == shape[1]]
     return canvases
 
 

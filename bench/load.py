@@ -69,24 +69,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str] | None = None, proxy: bool = False) -> subprocess.Popen:
+def start_server(port: int, env: dict[str, str] | None = None, proxy: bool = False,
+                 output=subprocess.DEVNULL) -> subprocess.Popen:
     """gunicorn with the repository's default configuration on a loopback port (`proxy`: behind nginx, by
-    deploy/start.sh), once /readyz answers 200."""
+    deploy/start.sh), in a session of its own, its log to `output`, once /readyz answers 200."""
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "TF_CPP_MIN_LOG_LEVEL": "2", "GUNICORN": gunicorn,
            **(env or {})}
     command = [str(ROOT / "deploy" / "start.sh")] if proxy else [gunicorn, "-c", "gunicorn.conf.py", "wsgi:app"]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                              start_new_session=True)
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
                 if response.status == 200:
                     return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.5)
+            time.sleep(0.3)
     server.terminate()
-    raise SystemExit("the server did not become ready within 180 s")
+    raise SystemExit(f"the server did not become ready within 180 s (exit status {server.poll()})")
 
 
 def gunicorn_master(server: subprocess.Popen) -> int:

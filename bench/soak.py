@@ -31,12 +31,9 @@ OPTIONS = ("", "?output=mask", "?bg=%23ffffff", "?crop=true", "?format=webp", "?
 
 
 def _photos() -> list[np.ndarray]:
-    from skimage import data
+    from training.showcase import load_photo
 
-    from training.showcase import grace_hopper
-
-    return [data.astronaut(), grace_hopper(), data.coffee(), data.chelsea(), data.rocket(),
-            np.repeat(data.camera()[..., None], 3, axis=2)]
+    return [load_photo(name) for name in ("astronaut", "grace_hopper", "coffee", "chelsea", "rocket", "camera")]
 
 
 def _save(image: Image.Image, fmt: str, **options) -> bytes:

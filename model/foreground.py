@@ -8,7 +8,8 @@ around each pixel, F = F_mean + a (I - a F_mean - (1 - a) B_mean), in two passes
 (the means start from the photo itself) and a narrow one (the means from the first pass's estimates).
 The two passes run on the photo scaled to at most WORK_SIDE pixels (the means are blurs, smooth at
 that size); only the final formula runs at the photo's resolution (python -m bench.levers, "foreground
-colour": the same colours as at 512 or 1024 pixels, in a fraction of the time).
+colour": the same spill removal as at 512 or 1024 pixels, a mean colour difference of one level from
+the passes at full resolution, in a thirtieth of their time at 12 megapixels).
 """
 
 from __future__ import annotations
@@ -48,10 +49,8 @@ def foreground(rgb: np.ndarray, alpha8: np.ndarray, work_side: int = WORK_SIDE,
 
 def _extrapolated(mean_f: np.ndarray, mean_b: np.ndarray, alpha8: np.ndarray, side: int) -> np.ndarray:
     """K = (1 + a) F_mean - a B_mean, uint8 (saturated), at the photo scaled to at most `side` pixels."""
-    height, width = alpha8.shape
-    scale = min(1.0, side / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    alpha = cv2.LUT(_shrink(alpha8, size) if scale < 1.0 else alpha8, _PHOTO_WEIGHT)
+    size = _size_within(alpha8.shape, side)
+    alpha = cv2.LUT(alpha8 if size == alpha8.shape[::-1] else _shrink(alpha8, size), _PHOTO_WEIGHT)
     mean_f, mean_b = (cv2.resize(mean, size, interpolation=cv2.INTER_LINEAR) for mean in (mean_f, mean_b))
     return cv2.blendLinear(mean_f, mean_b, 1.0 + alpha, -alpha)
 
@@ -59,10 +58,8 @@ def _extrapolated(mean_f: np.ndarray, mean_b: np.ndarray, alpha8: np.ndarray, si
 def _means(rgb: np.ndarray, alpha8: np.ndarray, work_side: int) -> tuple[np.ndarray, np.ndarray]:
     """The second pass's alpha-weighted local means of foreground and background, uint8 (h, w, 3), at the
     photo scaled to at most `work_side` pixels."""
-    height, width = alpha8.shape
-    scale = min(1.0, work_side / max(height, width))
-    if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    size = _size_within(alpha8.shape, work_side)
+    if size != alpha8.shape[::-1]:
         rgb, alpha8 = (_shrink(x, size) for x in (rgb, alpha8))
     image = rgb.astype(np.float32) * (1.0 / 255.0)
     alpha = alpha8.astype(np.float32)[..., None] * (1.0 / 255.0)
@@ -72,6 +69,13 @@ def _means(rgb: np.ndarray, alpha8: np.ndarray, work_side: int) -> tuple[np.ndar
     f = f + alpha * (image - alpha * f - (1.0 - alpha) * b)
     np.clip(f, 0.0, 1.0, out=f)
     return tuple(np.clip(mean * 255.0 + 0.5, 0.0, 255.0).astype(np.uint8) for mean in _blur_fusion(f, b, alpha, narrow))
+
+
+def _size_within(shape: tuple[int, int], side: int) -> tuple[int, int]:
+    """(width, height) of a picture of `shape` (height, width) scaled down to at most `side` pixels."""
+    height, width = shape
+    scale = min(1.0, side / max(height, width))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _shrink(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 `training.export` writes `<model>.tflite` beside `<model>.keras`, with `<model>.tflite.json` naming the
 Keras file's SHA-256 and the shapes. The same weights in float32, so the same probabilities (within
-1e-5 of TensorFlow's on real photos) at a quarter of the time on a CPU (docs/PERFORMANCE.md, "Forward
-pass engines"). Where the file is missing, damaged, stale (made from another Keras file) or LiteRT is
+7.5e-4 of TensorFlow's on real photos, a fifth of one alpha level) at a quarter of the time on a CPU
+(docs/PERFORMANCE.md, "Forward pass engines"). Where the file is missing, damaged, stale (made from another Keras file) or LiteRT is
 not installed, `load` says why in one log line and returns None: the Keras graph serves instead.
 """
 

@@ -85,8 +85,8 @@ class ServedResponse:
 class ServedClient:
     """Flask's test-client calls (`get`, `post` with `data` and `content_type`) over real HTTP to `base`."""
 
-    def __init__(self, base: str, log: Path):
-        self.base, self.log = base, log
+    def __init__(self, base: str, log: Path, server=None):
+        self.base, self.log, self.server = base, log, server
 
     def get(self, path: str) -> ServedResponse:
         return self.open("GET", path)
@@ -129,40 +129,17 @@ def proxy(tmp_path_factory):
     import os
     import shutil
     import signal
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.error
-    import urllib.request
+
+    from bench.load import free_port, start_server
 
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
         pytest.skip("no nginx: `apt-get install -y nginx` (.ci/run does)")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    folder = tmp_path_factory.mktemp("proxy")
+    port, folder = free_port(), tmp_path_factory.mktemp("proxy")
     log = folder / "server.log"
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "RUN_DIR": str(folder / "run"), "NGINX": nginx,
-           "GUNICORN": str(Path(sys.executable).parent / "gunicorn"), "TF_CPP_MIN_LOG_LEVEL": "2"}
     with open(log, "wb") as output:
-        server = subprocess.Popen([str(ROOT / "deploy" / "start.sh")], cwd=ROOT, env=env, stdout=output,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/readyz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            os.killpg(server.pid, signal.SIGKILL) if server.poll() is None else None
-            pytest.fail(f"deploy/start.sh did not become ready:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield ServedClient(base, log)
+        server = start_server(port, {"RUN_DIR": str(folder / "run"), "NGINX": nginx}, proxy=True, output=output)
+    yield ServedClient(f"http://127.0.0.1:{port}", log, server)
     server.send_signal(signal.SIGTERM)
     try:
         assert server.wait(60) == 0, log.read_text()[-3000:]  # drained and exited cleanly

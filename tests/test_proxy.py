@@ -13,10 +13,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
 from bench.__main__ import photo
-from bench.load import multipart
+from bench.load import gunicorn_master, multipart
 
 HEALTH_LIMIT_S = 3.0
 
@@ -151,7 +149,7 @@ def test_one_line_per_request_in_the_log_without_file_names(proxy):
 
 
 def test_a_killed_worker_is_a_503_with_retry_after_and_is_ready_again_soon(proxy):
-    master = _gunicorn_master(proxy)
+    master = gunicorn_master(proxy.server)
     worker = int(Path(f"/proc/{master}/task/{master}/children").read_text().split()[0])
     body, content_type = multipart(photo(6000, 4500))  # 27 megapixels: about 2 s in the worker
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -173,19 +171,3 @@ def test_a_killed_worker_is_a_503_with_retry_after_and_is_ready_again_soon(proxy
     assert ready_s < 30, ready_s  # measured 0.4 s: the LiteRT file loads in 0.1 s and warms in 0.2 s
     assert _upload(proxy, body, content_type)[0] == 200
 
-
-def _gunicorn_master(proxy) -> int:
-    """The pid of the gunicorn master serving the proxy's socket (the one whose worker holds the model)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if any(b"gunicorn" in part for part in command[:2]) and f"PORT={_address(proxy)[1]}".encode() in environ:
-            parent = int((entry / "stat").read_text().split()[3])
-            if b"gunicorn" not in Path(f"/proc/{parent}/cmdline").read_bytes():
-                return int(entry.name)
-    pytest.fail("no gunicorn master found for the proxy")

@@ -143,26 +143,34 @@ def agreement(probabilities: list[np.ndarray]) -> float:
     return float(np.mean(ious)) if ious else 1.0
 
 
-def photos_of(inputs: list[Path]) -> list[tuple[str, Path, Path | None]]:
-    """(id, photo, its mask or None) for every photo of the inputs: data roots (images/ + masks/) or folders."""
+def photos_of(inputs: list[Path]) -> list[tuple[str, Path, datalib.Pair | None]]:
+    """(id, photo, its pair or None) for every photo of the inputs: data roots (images/ + masks/) or folders."""
     found = []
     for source in inputs:
         if (source / "images").is_dir():
-            pairs = datalib.find_pairs(source)
-            found += [(pair.id, pair.image_path, pair.mask_path) for pair in pairs]
+            found += [(pair.id, pair.image_path, pair) for pair in datalib.find_pairs(source)]
         else:
             found += [(path.stem, path, None) for path in sorted(source.iterdir())
                       if path.suffix.lower() in datalib.IMAGE_SUFFIXES]
     return found
 
 
-def label(photo: Path, mask: Path | None, members: dict[str, Member]) -> tuple[np.ndarray, float, dict[str, float]]:
-    """The soft label (H, W) uint8, the agreement and each member's person area for one photo."""
-    rgb = cv2.cvtColor(cv2.imread(str(photo), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    if mask is not None:
-        truth = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE)
-        if truth is not None and not truth.any():  # a person-free label stays person-free
-            return truth, 1.0, {name: 0.0 for name in members}
+def label(photo: Path, pair: datalib.Pair | None,
+          members: dict[str, Member]) -> tuple[np.ndarray, float, dict[str, float]] | None:
+    """The soft label (H, W) uint8, the agreement and each member's person area for one photo; None where
+    the photo (or its pair's mask) cannot be read."""
+    if pair is not None:
+        sample = datalib.read_pair(pair)  # logs why where it cannot
+        if sample is None:
+            return None
+        if not sample.mask.any():  # a person-free label stays person-free
+            return np.zeros_like(sample.mask), 1.0, {name: 0.0 for name in members}
+        rgb = sample.image
+    else:
+        bgr = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+        if bgr is None:
+            return None
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     probabilities = {name: member(rgb) for name, member in members.items()}
     values = list(probabilities.values())
     soft = np.round(ensemble(values) * 255.0).astype(np.uint8)
@@ -192,8 +200,12 @@ def teach(inputs: list[Path], out: Path, members: dict[str, Member], min_agreeme
         writer = csv.DictWriter(handle, fieldnames=fields)
         if new:
             writer.writeheader()
-        for index, (photo_id, photo, mask) in enumerate(todo, 1):
-            soft, agreed, areas = label(photo, mask, members)
+        for index, (photo_id, photo, pair) in enumerate(todo, 1):
+            labelled = label(photo, pair, members)
+            if labelled is None:
+                print(f"[{index}/{len(todo)}] {photo_id}: unreadable, skipped", file=sys.stderr)
+                continue
+            soft, agreed, areas = labelled
             kept = agreed >= min_agreement
             if kept:  # the mask first: a pair is complete once its photo is there too
                 cv2.imwrite(str(out / "masks" / f"{photo_id}.png"), soft)
