@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from training import augment
 from training.augment import add_person, training_sample
 from training.config import AugmentConfig
 
@@ -26,12 +27,18 @@ def _samples(config: AugmentConfig, background: np.ndarray | None = None, count:
     return [training_sample(image, mask, background, config, rng) for _ in range(count)]
 
 
-def test_samples_have_the_training_shape_range_and_a_binary_mask():
-    for rgb, label in _samples(AugmentConfig(size=64, paste_probability=0.5), np.full((80, 80, 3), 128, np.uint8)):
+@pytest.mark.parametrize("action", [0.0, 1.0])
+def test_samples_have_the_training_shape_and_range_and_a_hard_label_stays_hard_unless_moved(action):
+    config = AugmentConfig(size=64, paste_probability=0.5, action_probability=action, audience_probability=0.0)
+    soft = 0
+    for rgb, label in _samples(config, np.full((80, 80, 3), 128, np.uint8), count=12):
         assert rgb.shape == (64, 64, 3) and label.shape == (64, 64, 1)
         assert rgb.dtype == label.dtype == np.float32
         assert 0.0 <= rgb.min() and rgb.max() <= 255.0
-        assert set(np.unique(label)) <= {0.0, 1.0}
+        assert 0.0 <= label.min() and label.max() <= 1.0
+        soft += not set(np.unique(label)) <= {0.0, 1.0}
+    # Only motion blur (half the people in action) softens a hard label here.
+    assert (soft > 0) if action else (soft == 0)
 
 
 def test_the_mask_follows_the_person_through_scaling_flips_and_rotation():
@@ -101,7 +108,7 @@ def test_a_further_person_adds_to_the_label_where_it_lands_and_keeps_the_first()
         assert 40 < added.sum() < 64 * 33, "the second person's area: 32 px tall, about 11 px wide"
         inside = cv2.erode(added.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         assert np.mean(new_rgb[inside][:, 1] > new_rgb[inside][:, 0] + 50) > 0.9, "green under the new label"
-        assert set(np.unique(new_label)) <= {0.0, 1.0}
+        assert 0.0 <= new_label.min() and new_label.max() <= 1.0  # the feathered edge is soft, as composed
 
 
 def test_a_person_cut_off_at_the_bottom_of_the_photo_stays_at_the_bottom_of_the_frame():
@@ -122,10 +129,75 @@ def test_a_person_free_photo_adds_no_one():
 @pytest.mark.parametrize("group, grows", [(0.0, False), (1.0, True)])
 def test_group_probability_pastes_further_people_into_the_samples(group, grows):
     image, mask = _colourful_pair()
-    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=group, group_scale=(0.5, 0.5))
+    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=group, group_scale=(0.5, 0.5),
+                           audience_probability=0.0)
     others = [_green_person(), _green_person()]
     areas = {}
     for name, extra in (("alone", []), ("with", others)):
         rng = np.random.default_rng(9)
         areas[name] = np.mean([training_sample(image, mask, None, config, rng, extra)[1].mean() for _ in range(8)])
     assert (areas["with"] > areas["alone"] + 0.02) if grows else (areas["with"] == areas["alone"])
+
+
+def _placed_tall_person(size: int = 64) -> np.ndarray:
+    """A placed sample (RGB, mask, valid): a blue person 40 px tall, 10 px wide, with a green head
+    (the top 8 rows), in the middle of red."""
+    placed = np.zeros((size, size, 5), np.float32)
+    placed[..., :3], placed[..., 4] = RED, 1.0
+    placed[12:52, 27:37, :3], placed[12:52, 27:37, 3] = BLUE, 1.0
+    placed[12:20, 27:37, :3] = (0, 220, 0)
+    return placed
+
+
+def test_a_turned_person_lies_or_stands_on_their_head_and_the_label_turns_with_them():
+    for seed in range(6):
+        turned = augment.turn(_placed_tall_person(), np.random.default_rng(seed), 180.0, 80.0)
+        person = turned[..., 3] > 0.99
+        head = person & (turned[..., 1] > 150)
+        rows = np.nonzero(person)[0]
+        # Upright, the head's centre is 16 px above the person's; turned by 80 degrees or more, at most 3 px.
+        assert np.nonzero(head)[0].mean() > rows.mean() - 3.5, "lying or upside down"
+        body = person & ~head
+        assert np.mean(turned[body][:, 2] > turned[body][:, 0]) > 0.95, "blue under the label"
+        assert turned[..., 3].sum() == pytest.approx(400, rel=0.1), "the same person, not scaled"
+
+
+def test_a_person_in_motion_smears_colour_and_label_alike():
+    placed = _placed_tall_person()
+    moved = augment.in_motion(placed, np.random.default_rng(2))
+    soft = (moved[..., 3] > 0.05) & (moved[..., 3] < 0.95)
+    assert soft.sum() > 40, "the outline turns soft"
+    assert moved[..., 3].sum() == pytest.approx(placed[..., 3].sum(), rel=0.05), "the blur keeps the person's mass"
+    # Premultiplied: wherever the person smears, their colour is the person's (blue, green), not the red photo's.
+    assert moved[soft][:, 0].max() < 30
+
+
+def test_people_of_an_audience_fill_the_backdrop_and_stay_background():
+    image, mask = _colourful_pair()  # the subject: blue
+    config = AugmentConfig(size=64, paste_probability=0.0, audience_probability=1.0, action_probability=0.0,
+                           grey_probability=0.0)
+    rng = np.random.default_rng(4)
+    for _ in range(6):
+        rgb, label = training_sample(image, mask, None, config, rng, [_green_person(), _green_person()])
+        green = (rgb[..., 1] > rgb[..., 0] + 60) & (rgb[..., 1] > rgb[..., 2] + 60)
+        assert green.sum() > 30, "the audience is there"
+        assert np.mean(label[..., 0][green] >= 0.5) < 0.02, "and not in the label (but where the edges blend)"
+        person = label[..., 0] > 0.5
+        assert person.mean() > 0.1 and np.mean(rgb[person][:, 2] > rgb[person][:, 1]) > 0.9, "the subject is"
+
+
+def test_the_crowd_covers_the_frame():
+    backdrop = augment.crowd([_green_person(), _green_person(30)], 64, np.random.default_rng(0))
+    assert backdrop.shape == (64, 64, 3) and np.all(backdrop.max(axis=-1) > 20)
+    assert augment.crowd([(np.full((20, 20, 3), 9, np.uint8), np.zeros((20, 20), np.float32))], 64,
+                         np.random.default_rng(0)) is None, "no one to make an audience of"
+
+
+def test_a_soft_label_stays_soft_through_placement():
+    image, _ = _colourful_pair()
+    soft = np.zeros((90, 70), np.float32)
+    soft[20:70, 20:50] = 0.6
+    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=0.0, action_probability=0.0,
+                           audience_probability=0.0)
+    _, label = training_sample(image, soft, None, config, np.random.default_rng(1))
+    assert label.max() == pytest.approx(0.6) and set(np.unique(label)) <= {0.0, np.float32(0.6)}

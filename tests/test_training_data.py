@@ -100,3 +100,33 @@ def test_manifest_round_trip(tmp_path):
 ])
 def test_data_root_parsing(text, expected):
     assert DataRoot.parse(text) == expected
+
+
+def test_a_soft_label_keeps_its_levels_for_training_and_reads_hard_elsewhere(tmp_path):
+    root = tmp_path / "taught"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    cv2.imwrite(str(root / "images" / "a.png"), np.full((40, 60, 3), 90, np.uint8))
+    levels = np.zeros((40, 60), np.uint8)
+    levels[10:30, 20:40] = 200
+    levels[10:30, 40:44] = 100  # a soft edge
+    cv2.imwrite(str(root / "masks" / "a.png"), levels)
+    pair = datalib.find_pairs(root)[0]
+    hard, soft = datalib.read_pair(pair), datalib.read_pair(pair, soft=True)
+    assert hard.soft is None and set(np.unique(hard.mask)) == {0, 1}
+    np.testing.assert_array_equal(soft.mask, hard.mask)
+    np.testing.assert_array_equal(soft.soft, levels)
+    assert soft.target()[20, 42] == pytest.approx(100 / 255) and hard.target()[20, 42] == 0.0
+    shrunk = datalib.read_pair(pair, max_side=30, soft=True)
+    assert shrunk.soft.shape == (20, 30) and shrunk.soft.max() <= 200  # area-averaged, never above the label
+    assert set(np.unique(shrunk.soft)) - {0, 255}, "the levels survive the shrink"
+
+
+def test_a_hard_label_read_soft_has_no_levels_to_keep(tmp_path):
+    root = tmp_path / "hard"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    cv2.imwrite(str(root / "images" / "a.png"), np.full((40, 60, 3), 90, np.uint8))
+    cv2.imwrite(str(root / "masks" / "a.png"), np.pad(np.full((20, 20), 255, np.uint8), 10)[:40, :60])
+    sample = datalib.read_pair(datalib.find_pairs(root)[0], max_side=30, soft=True)
+    assert sample.soft is None and set(np.unique(sample.target())) == {0.0, 1.0}

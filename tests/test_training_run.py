@@ -103,6 +103,22 @@ def test_evaluate_scores_exactly_the_chosen_split(run, tmp_path, split):
     assert scored == expected
 
 
+def test_evaluate_scores_further_roots_beside_the_runs_split_as_sets_of_their_own(run, tmp_path, capsys):
+    extra = write_root(tmp_path / "action-val", 3, prefix="a")
+    out = tmp_path / "beside"
+    assert evaluate.main(["--model", str(run / "best.keras"), "--run", str(run), "--split", "val",
+                          "--data", str(extra), "--out", str(out)]) == 0
+    expected = {pair_id for _, pair_id in json.loads((run / "manifest.json").read_text())["val"]} | {"a000", "a001", "a002"}
+    scored = {line.split(",")[1] for line in (out / "per_image.csv").read_text().splitlines()[1:]}
+    assert scored == expected
+    assert "| action-val | 3 |" in capsys.readouterr().out
+
+
+def test_evaluate_needs_a_run_or_data():
+    with pytest.raises(SystemExit):
+        evaluate.parse_args(["--model", "m.keras"])
+
+
 @pytest.mark.parametrize("only, kept", [(["--sets", "empty"], lambda root, pair_id: Path(root).name == "empty"),
                                         (["--id-prefix", "s0"], lambda root, pair_id: pair_id.startswith("s0"))])
 def test_evaluate_scores_only_the_sets_and_ids_asked_for(run, tmp_path, only, kept):

@@ -1,7 +1,9 @@
-"""The training augmentation, in NumPy and OpenCV: placement, background pasting, groups, photometrics.
+"""The training augmentation, in NumPy and OpenCV: placement, background pasting, groups, people in
+action (turned, in motion, in front of an audience), photometrics.
 
 The one augmentation of the project: it runs under every Keras backend (TensorFlow, JAX, PyTorch),
-drawn in worker processes by `training.batches`. Images travel as float32 0..255, masks as float32 0/1.
+drawn in worker processes by `training.batches`. Images travel as float32 0..255, masks as float32 0..1:
+0/1 for hard labels, levels between for soft ones (a teacher's label, a feathered paste, motion blur).
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from model.letterbox import PAD_VALUE
 from training.config import AugmentConfig
 
 _GREY = np.array([0.2989, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY
+MOTION_LENGTH = (5, 13)  # motion blur, pixels at the training size
+CROWD_SCALE = (0.15, 0.45)  # an audience's people, height relative to the frame
+AUDIENCE_SUBJECT_SCALE = (0.8, 1.6)  # the subject in front of an audience, relative to fitting the frame
+SOFT_EDGE = 0.1  # a soft label's level from which a pixel counts into the person's bounding box
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -114,10 +120,88 @@ def flip_and_rotate(image: np.ndarray, mask: np.ndarray, max_degrees: float,
     return image, mask.reshape(height, width, 1)
 
 
+def turn(placed: np.ndarray, rng: np.random.Generator, max_degrees: float = 180.0,
+         min_degrees: float = 0.0) -> np.ndarray:
+    """A placed person (size, size, 5: RGB, mask, valid) turned about their centre by `min_degrees` to
+    `max_degrees` either way: upside down, lying, mid-cartwheel. Where the turn brings in the outside
+    of the photo, it is invalid, so a paste shows the background there."""
+    rows, columns = np.nonzero(placed[..., 3] >= 0.5)
+    if rows.size == 0:
+        return placed
+    size = placed.shape[0]
+    degrees = rng.uniform(min_degrees, max_degrees) * rng.choice((-1.0, 1.0))
+    matrix = cv2.getRotationMatrix2D((float(columns.mean()), float(rows.mean())), degrees, 1.0)
+    parts = [cv2.warpAffine(np.ascontiguousarray(placed[..., i:j]), matrix, (size, size), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+             for i, j in ((0, 3), (3, 5))]  # warpAffine takes at most 4 channels
+    return np.concatenate([part.reshape(size, size, -1) for part in parts], axis=-1)
+
+
+def motion_kernel(rng: np.random.Generator, length: tuple[int, int] = MOTION_LENGTH) -> np.ndarray:
+    """A normalised line kernel of random length (pixels) and direction: the blur of a moving subject or
+    a panning camera."""
+    side = int(rng.integers(length[0], length[1] + 1)) | 1  # odd: centred
+    kernel = np.zeros((side, side), np.float32)
+    angle = rng.uniform(0.0, np.pi)
+    half = (side - 1) / 2.0
+    start = (round(half - half * np.cos(angle)), round(half - half * np.sin(angle)))
+    end = (round(half + half * np.cos(angle)), round(half + half * np.sin(angle)))
+    cv2.line(kernel, start, end, 1.0, 1, lineType=cv2.LINE_AA)
+    return kernel / kernel.sum()
+
+
+def in_motion(placed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A placed person blurred along one direction, colour and label alike (the label turns soft where
+    the person smears over the background, as the alpha of a moving person does). The colour is blurred
+    premultiplied by the person's alpha, so the photo the person came from does not smear in."""
+    kernel = motion_kernel(rng)
+    alpha = placed[..., 3] * placed[..., 4]
+    smeared = np.clip(cv2.filter2D(alpha, -1, kernel, borderType=cv2.BORDER_CONSTANT), 0.0, 1.0)
+    colour = cv2.filter2D(placed[..., :3] * alpha[..., None], -1, kernel, borderType=cv2.BORDER_CONSTANT)
+    colour = colour / np.maximum(smeared, 1e-3)[..., None]
+    out = placed.copy()
+    out[..., :3] = np.where(smeared[..., None] > 1e-3, colour, placed[..., :3])
+    out[..., 3] = smeared
+    out[..., 4] = np.maximum(placed[..., 4], (smeared > 0).astype(np.float32))
+    return out
+
+
+def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random.Generator) -> np.ndarray | None:
+    """A backdrop of an audience, spectators or passers-by (size, size, 3) float32: photos of other people
+    shrunk so that their people stand 15-45% of the frame tall, laid side by side in rows that fill the
+    frame, and softened at random as a background out of focus. None without a photo of people."""
+    tiles = []
+    for image, mask in others:
+        rows = np.nonzero(mask.max(axis=1) >= 0.5)[0]
+        if rows.size:
+            factor = size * rng.uniform(*CROWD_SCALE) / (rows.max() - rows.min() + 1)
+            height, width = (max(2, round(side * factor)) for side in image.shape[:2])
+            tiles.append(_resize(image.astype(np.float32), height, width))
+    if not tiles:
+        return None
+    backdrop = _resize(tiles[0], size, size)  # under the rows, where their tiles leave gaps
+    top, index = -int(rng.integers(0, size // 4 + 1)), 0
+    while top < size:
+        left, row_height = -int(rng.integers(0, size // 3 + 1)), 0
+        while left < size:
+            tile = tiles[index % len(tiles)][:, ::-1] if rng.uniform() < 0.5 else tiles[index % len(tiles)]
+            index += 1
+            y0, x0 = max(0, top), max(0, left)
+            y1, x1 = min(size, top + tile.shape[0]), min(size, left + tile.shape[1])
+            if y1 > y0 and x1 > x0:
+                backdrop[y0:y1, x0:x1] = tile[y0 - top:y1 - top, x0 - left:x1 - left]
+            left += tile.shape[1]
+            row_height = max(row_height, tile.shape[0])
+        top += max(1, round(row_height * rng.uniform(0.5, 1.0)))  # rows overlap: those behind are hidden
+    if rng.uniform() < 0.7:
+        backdrop = cv2.GaussianBlur(backdrop, (0, 0), rng.uniform(0.5, 2.5))
+    return backdrop
+
+
 def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """The photo and mask cropped to the person's bounding box, and whether the person is cut off at the
     photo's bottom edge (a portrait's shoulders); None for a person-free photo."""
-    rows, columns = np.nonzero(mask)
+    rows, columns = np.nonzero(mask >= SOFT_EDGE)
     if rows.size == 0:
         return None
     y0, y1, x0, x1 = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
@@ -160,8 +244,17 @@ def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.n
     person = person + (spot.mean(axis=(0, 1)) - person_mean) * rng.uniform(0.0, 0.3)
     rgb, label = rgb.copy(), label.copy()
     rgb[y0:y1, x0:x1] = alpha * person + (1.0 - alpha) * spot
-    label[y0:y1, x0:x1] = np.maximum(label[y0:y1, x0:x1], (alpha > 0.5).astype(np.float32))
+    label[y0:y1, x0:x1] = np.maximum(label[y0:y1, x0:x1], alpha)  # the composite's own alpha: soft at the edge
     return np.clip(rgb, 0.0, 255.0), label
+
+
+def _in_action(placed: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """With `config.action_probability`, a person about to be pasted is turned (`turn`), and half of
+    those are in motion (`in_motion`)."""
+    if config.action_probability <= 0 or rng.uniform() >= config.action_probability:
+        return placed
+    placed = turn(placed, rng)
+    return in_motion(placed, rng) if rng.uniform() < 0.5 else placed
 
 
 def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None, config: AugmentConfig,
@@ -170,18 +263,26 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     """One augmented (image (size, size, 3), mask (size, size, 1)) float32 pair.
 
     Args:
-        image, mask: the drawn pair (uint8 RGB, 0/1 mask).
+        image, mask: the drawn pair (uint8 RGB; mask 0..1, soft where the label is).
         background: a person-free photo to paste the person onto with `config.paste_probability`.
-        others: further (photo, mask) pairs with a person; with `config.group_probability` some of
-            them are pasted in too (`add_person`).
+        others: further (photo, mask) pairs with a person; with `config.audience_probability` they
+            become an audience behind the person (`crowd`: background, not in the label), else with
+            `config.group_probability` some of them are pasted in too (`add_person`: in the label).
+    A pasted person is in action (turned, in motion) with `config.action_probability`.
     """
-    if background is not None and rng.uniform() < config.paste_probability:
-        placed = paste(place(image, mask, config.size, config.paste_scale, rng),
+    backdrop = (crowd(others, config.size, rng)
+                if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
+                else None)
+    if backdrop is not None:
+        placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
+                       backdrop, config.size, rng)
+    elif background is not None and rng.uniform() < config.paste_probability:
+        placed = paste(_in_action(place(image, mask, config.size, config.paste_scale, rng), config, rng),
                        background_crop(background, config, rng), config.size, rng)
     else:
         placed = place(image, mask, config.size, config.photo_scale, rng)[..., :4]
     rgb, label = placed[..., :3], placed[..., 3:4]
-    if others and config.group_probability > 0 and rng.uniform() < config.group_probability:
+    if backdrop is None and others and config.group_probability > 0 and rng.uniform() < config.group_probability:
         for other_image, other_mask in others[:rng.integers(1, len(others) + 1)]:
             rgb, label = add_person(rgb, label, other_image, other_mask, config.group_scale, rng)
     if config.enabled:

@@ -26,6 +26,7 @@ from training.config import AugmentConfig
 from training.data import Sample, drawable_roots, group_weights
 
 BATCHES_AHEAD_PER_WORKER = 2
+MASK_LEVELS = 255  # masks travel as uint8 levels 0..255: soft labels keep their levels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,17 +69,17 @@ def _start_worker() -> None:
 
 
 def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batch `index`: images (B, size, size, 3) uint8 and masks (B, size, size, 1) uint8 0/1."""
+    """Batch `index`: images (B, size, size, 3) uint8 and masks (B, size, size, 1) uint8 0..MASK_LEVELS."""
     rng = np.random.default_rng([job.seed, index])
     images, masks = [], []
     for _ in range(job.batch_size):
         sample = job.pairs.draw(rng)
         background = job.backgrounds.draw(rng).image if job.backgrounds is not None else None
         others = [job.people.draw(rng) for _ in range(job.config.group_size)] if job.people is not None else []
-        image, mask = augment.training_sample(sample.image, sample.mask, background, job.config, rng,
-                                              [(other.image, other.mask) for other in others])
+        image, mask = augment.training_sample(sample.image, sample.target(), background, job.config, rng,
+                                              [(other.image, other.target()) for other in others])
         images.append(np.rint(image).astype(np.uint8))
-        masks.append((mask > 0.5).astype(np.uint8))
+        masks.append(np.rint(mask * MASK_LEVELS).astype(np.uint8))
     return np.stack(images), np.stack(masks)
 
 
@@ -98,10 +99,12 @@ def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, b
 
 
 class WorkerBatches:
-    """Endless batches from a process pool, uint8 (images 0..255, masks 0/1); use as a context manager.
+    """Endless batches from a process pool: images uint8 0..255, masks float32 0..1 (soft where the labels
+    are); use as a context manager.
 
-    uint8 is a quarter of float32's bytes between the processes and to the GPU; the network takes
-    any numeric input (its first layer works in float), and the losses cast the mask.
+    Between the processes both travel as uint8, a quarter of float32's bytes; the masks become float
+    in this process, as the losses take them (validation's hard 0/1 masks take the same meaning). The
+    network takes any numeric input (its first layer works in float).
 
     Start it before the network touches an accelerator: the workers are forked, and a fork after
     JAX or CUDA has started threads is unsafe.
@@ -136,4 +139,4 @@ class WorkerBatches:
             images, masks = pending.popleft().get()
             pending.append(self._pool.apply_async(_batch, (index,)))
             index += 1
-            yield images, masks
+            yield images, masks.astype(np.float32) / MASK_LEVELS

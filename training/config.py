@@ -48,6 +48,8 @@ class DataConfig:
     paste_scale: tuple[float, float] = (0.25, 1.5)  # pasted person's size, relative to fitting the frame
     grey_probability: float = 0.05
     group_probability: float = 0.3  # share of samples into which further people are pasted (groups)
+    action_probability: float = 0.3  # share of pasted people turned up to 180 degrees, half of them in motion
+    audience_probability: float = 0.1  # share of samples whose person stands in front of an audience
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
 
@@ -63,6 +65,8 @@ class AugmentConfig:
     photo_scale: tuple[float, float] = DataConfig.photo_scale  # relative to fitting the long side; >1 zooms in
     paste_scale: tuple[float, float] = DataConfig.paste_scale  # smaller too: small people in wide shots
     group_probability: float = DataConfig.group_probability
+    action_probability: float = DataConfig.action_probability  # people in action: upside down, lying, moving
+    audience_probability: float = DataConfig.audience_probability  # other people behind, who stay background
     group_scale: tuple[float, float] = (0.15, 0.9)  # a further person's height, relative to the frame
     group_size: int = 3  # at most this many further people
     max_rotation_degrees: float = 10.0
@@ -76,13 +80,14 @@ class AugmentConfig:
             return cls.off(data.image_size)
         return cls(size=data.image_size, paste_probability=data.paste_probability, photo_scale=data.photo_scale,
                    paste_scale=data.paste_scale, grey_probability=data.grey_probability,
-                   group_probability=data.group_probability)
+                   group_probability=data.group_probability, action_probability=data.action_probability,
+                   audience_probability=data.audience_probability)
 
     @classmethod
     def off(cls, size: int) -> "AugmentConfig":
         """No augmentation at all."""
         return cls(size=size, paste_probability=0.0, grey_probability=0.0, photo_scale=(1.0, 1.0),
-                   group_probability=0.0, enabled=False)
+                   group_probability=0.0, action_probability=0.0, audience_probability=0.0, enabled=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +136,8 @@ class RunConfig:
         data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
         data.setdefault("group_probability", 0.0)  # runs written before the option pasted no further people
+        data.setdefault("action_probability", 0.0)  # runs written before the options had no people in action
+        data.setdefault("audience_probability", 0.0)
         for scale in ("photo_scale", "paste_scale"):  # JSON has lists; runs written before an option get its default
             data[scale] = tuple(data.get(scale, getattr(DataConfig, scale)))
         train = dict(raw["train"])

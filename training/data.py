@@ -45,11 +45,22 @@ class Pair:
 
 @dataclasses.dataclass
 class Sample:
-    """A decoded pair at training size: RGB uint8 (H, W, 3) and mask uint8 0/1 (H, W)."""
+    """A decoded pair at training size: RGB uint8 (H, W, 3) and mask uint8 0/1 (H, W).
+
+    `soft` is the mask's own levels, uint8 0..255 (H, W), where the pair was read with `soft=True` and its
+    mask holds levels between 0 and 255 (a teacher's soft label, `training.teach`); None otherwise.
+    """
 
     pair: Pair
     image: np.ndarray
     mask: np.ndarray
+    soft: np.ndarray | None = None
+
+    def target(self) -> np.ndarray:
+        """What training learns: the soft label where there is one, else the mask; float32 0..1 (H, W)."""
+        if self.soft is not None:
+            return self.soft.astype(np.float32) / 255.0
+        return self.mask.astype(np.float32)
 
 
 def find_pairs(root: str | Path) -> list[Pair]:
@@ -188,8 +199,9 @@ def load_manifest(path: Path) -> dict[str, list[Pair]]:
     return {split: [Pair(root, pair_id) for root, pair_id in payload[split]] for split in SPLITS}
 
 
-def read_pair(pair: Pair, max_side: int | None = None) -> Sample | None:
-    """Decode one pair (RGB, 0/1 mask), optionally shrunk to `max_side`; None with a warning if unreadable."""
+def read_pair(pair: Pair, max_side: int | None = None, soft: bool = False) -> Sample | None:
+    """Decode one pair (RGB, 0/1 mask at 127), optionally shrunk to `max_side`; None with a warning if
+    unreadable. With `soft`, a mask with levels between 0 and 255 also keeps them (`Sample.soft`)."""
     image = cv2.imread(str(pair.image_path), cv2.IMREAD_COLOR)
     if image is None:
         log.warning("skipping %s: unreadable photo", pair.image_path)
@@ -200,7 +212,7 @@ def read_pair(pair: Pair, max_side: int | None = None) -> Sample | None:
         return None
     if mask.ndim == 3:
         mask = mask[:, :, 0]
-    mask = (mask > 127).astype(np.uint8)
+    soft = soft and bool(np.any((mask > 0) & (mask < 255)))
     height, width = image.shape[:2]
     if mask.shape != (height, width):
         mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
@@ -208,14 +220,16 @@ def read_pair(pair: Pair, max_side: int | None = None) -> Sample | None:
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    return Sample(pair, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), mask)
+        mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA if soft else cv2.INTER_NEAREST)
+    return Sample(pair, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (mask > 127).astype(np.uint8),
+                  mask if soft else None)
 
 
-def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4) -> list[Sample]:
+def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4,
+               soft: bool = False) -> list[Sample]:
     """Decode many pairs with a thread pool (OpenCV releases the GIL); unreadable ones are left out."""
     with ThreadPoolExecutor(workers) as pool:
-        samples = pool.map(lambda pair: read_pair(pair, max_side), pairs)
+        samples = pool.map(lambda pair: read_pair(pair, max_side, soft), pairs)
         return [sample for sample in samples if sample is not None]
 
 

@@ -41,9 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, type=Path, help="a saved .keras model")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", nargs="+", metavar="ROOT", help="evaluate every pair of these roots")
-    source.add_argument("--run", type=Path, help="evaluate a split of this run's manifest (see --split)")
+    parser.add_argument("--data", nargs="+", metavar="ROOT",
+                        help="evaluate every pair of these roots (with --run: beside the run's split, e.g. the "
+                             "people in action of `python -m training.action`)")
+    parser.add_argument("--run", type=Path, help="evaluate a split of this run's manifest (see --split)")
     parser.add_argument("--split", choices=("test", "val", "train"), default="test",
                         help="with --run: the held-out test split (default), validation for choosing settings, "
                              "or the training split to see what the model has not fitted")
@@ -66,16 +67,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--id-prefix", default="", metavar="PREFIX",
                         help="only the pairs whose id starts with PREFIX (e.g. coco: the COCO photos of negatives)")
     parser.add_argument("--out", type=Path, default=None, help="report folder (default: <run>/eval or ./eval)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.run is None and not args.data:
+        parser.error("give --run, --data or both")
+    return args
 
 
 def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
-    """The chosen split of the run, or every pair of the roots given, narrowed by --sets and --id-prefix."""
-    if args.run is not None:
-        pairs = datalib.load_manifest(args.run / "manifest.json")[args.split]
-    else:
-        # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
-        pairs = [pair for text in args.data for pair in datalib.find_pairs(DataRoot.parse(text).path)]
+    """The chosen split of the run and every pair of the roots given, narrowed by --sets and --id-prefix."""
+    pairs = datalib.load_manifest(args.run / "manifest.json")[args.split] if args.run is not None else []
+    # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
+    pairs += [pair for text in args.data or () for pair in datalib.find_pairs(DataRoot.parse(text).path)]
     chosen = [pair for pair in pairs if (args.sets is None or Path(pair.root).name in args.sets)
               and pair.id.startswith(args.id_prefix)]
     if pairs and not chosen:

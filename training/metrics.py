@@ -73,8 +73,9 @@ def bce_person_lovasz_loss(y_true, y_pred):
 
 
 def _has_person(y_true):
-    """1.0 for each image of the batch whose truth marks a person, else 0.0 (in the truth's dtype)."""
-    return ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) > 0, y_true.dtype)
+    """1.0 for each image of the batch whose truth marks a person (a pixel at 0.5 or more: a soft label's
+    faint levels alone are no person), else 0.0 (in the truth's dtype)."""
+    return ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) >= 0.5, y_true.dtype)
 
 
 def _bce_per_image(y_true, y_pred):

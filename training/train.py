@@ -66,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--group-probability", type=float, default=DataConfig.group_probability,
                         help="share of samples into which up to three further people of the data are pasted "
                              "(groups, overlapping people, people at several scales)")
+    parser.add_argument("--action-probability", type=float, default=DataConfig.action_probability,
+                        help="share of pasted people turned up to 180 degrees (upside down, lying, mid-air), "
+                             "half of them blurred in motion, colour and label alike")
+    parser.add_argument("--audience-probability", type=float, default=DataConfig.audience_probability,
+                        help="share of samples whose person stands in front of an audience of other people "
+                             "(smaller, often out of focus), who stay background")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
@@ -104,6 +110,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             paste_scale=tuple(args.paste_scale),
             grey_probability=args.grey_probability,
             group_probability=args.group_probability,
+            action_probability=args.action_probability,
+            audience_probability=args.audience_probability,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
         ),
@@ -151,7 +159,7 @@ def prepare_run(args: argparse.Namespace) -> RunConfig:
 def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
     """Decode the training and validation pairs into memory at training size."""
     max_side = round(config.data.image_size * CACHE_SCALE)
-    train = datalib.read_pairs(manifest["train"], max_side)
+    train = datalib.read_pairs(manifest["train"], max_side, soft=True)  # soft labels are learned as they are
     val = datalib.read_pairs(manifest["val"], max_side)
     by_root = [(root.weight, [s for s in train if s.pair.root == root.path]) for root in config.data.roots]
     person_free = sum(not s.mask.any() for s in train)
