@@ -23,6 +23,19 @@ def test_ensemble_is_the_mean_and_agreement_the_mean_pairwise_iou():
     assert teach.agreement([np.zeros((4, 4)), np.zeros((4, 4))]) == 1.0
 
 
+def test_a_member_that_finds_no_one_is_left_out_where_two_others_find_a_person():
+    person = np.zeros((10, 10), np.float32)
+    person[2:8, 3:7] = 1.0  # 24% of the photo
+    nobody, salient = np.zeros_like(person), np.zeros_like(person)
+    salient[0:5, 0:5] = 1.0  # a member that marks something else alone
+    # Two find the person, one finds no one: the person stays opaque in the label, not two-thirds.
+    assert np.array_equal(teach.ensemble([person, person, nobody]), person)
+    # One member alone finds something: everyone counts (two votes of no one against it).
+    assert np.allclose(teach.ensemble([salient, nobody, nobody]), salient / 3)
+    # Everyone finds a person: the plain mean.
+    assert np.allclose(teach.ensemble([person, salient, person]), (2 * person + salient) / 3)
+
+
 @pytest.fixture(scope="module")
 def student():
     return teach.student(SHIPPED_MODEL)

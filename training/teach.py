@@ -1,8 +1,9 @@
 """Soft labels from a teacher ensemble: `python -m training.teach PHOTOS ... --out ROOT [--members ...]`.
 
 Each photo of the inputs (folders of photos, or data roots with `images/`) is cut out by every member,
-the members' person probabilities are averaged into an 8-bit soft mask, and the members' agreement (the
-mean IoU of every pair of their masks at 0.5) is written beside it:
+the members' person probabilities are averaged into an 8-bit soft mask (a member that finds no one where
+two others find a person is left out of that photo's mean), and the members' agreement (the mean IoU of
+every pair of their masks at 0.5) is written beside it:
 
     ROOT/images/<id>.jpg    the photo (copied as it is)
     ROOT/masks/<id>.png     the ensemble's probability, 0..255
@@ -48,6 +49,8 @@ DEFAULT_MEMBERS = ("student", "u2net", "modnet")  # chosen on hand-labelled vali
 U2NET_SIDE = 320
 MODNET_SHORT_SIDE, MODNET_MULTIPLE = 512, 32
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
+
+EMPTY_AREA = 0.005  # a member that marks less of the photo than this found no one (ensemble)
 
 Member = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H, W, 3) -> person probability (H, W) float32 in 0..1
 
@@ -129,8 +132,12 @@ def load_members(names: list[str], model_path: Path, teachers: Path = TEACHERS) 
 
 
 def ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
-    """The members' mean probability (H, W) float32."""
-    return np.mean(np.stack(probabilities), axis=0, dtype=np.float32)
+    """The members' mean probability (H, W) float32, leaving out a member that finds no one (marks under
+    EMPTY_AREA of the photo) where at least two others find a person: such a member failed outright
+    (MODNet misses the people of many everyday scenes), and its zeros would make the people the others
+    agree on two-thirds transparent in the label."""
+    found = [p for p in probabilities if np.mean(p >= 0.5) >= EMPTY_AREA]
+    return np.mean(np.stack(found if len(found) >= 2 else probabilities), axis=0, dtype=np.float32)
 
 
 def agreement(probabilities: list[np.ndarray]) -> float:
