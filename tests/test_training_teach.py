@@ -36,6 +36,18 @@ def test_a_member_that_finds_no_one_is_left_out_where_two_others_find_a_person()
     assert np.allclose(teach.ensemble([person, salient, person]), (2 * person + salient) / 3)
 
 
+def test_the_label_is_the_vote_inside_and_the_mean_along_the_outline():
+    mean = np.zeros((100, 100), np.float32)
+    mean[20:80, 20:80] = 0.67  # two of three members: a person, whom the third does not see
+    mean[20:80, 78:80] = 0.55  # a soft edge on the right
+    mean[5:10, 5:10] = 0.33  # one member alone: no one
+    label = teach.soft_label(mean)
+    assert label.dtype == np.uint8
+    assert label[50, 50] == 255 and label[7, 7] == 0, "opaque where most members see a person, clear elsewhere"
+    assert label[50, 79] == round(0.55 * 255) and label[20, 50] == round(0.67 * 255), "the mean at the outline"
+    assert label[20:80, 20:80][label[20:80, 20:80] < 255].size < 0.2 * 60 * 60, "a band, not the inside"
+
+
 @pytest.fixture(scope="module")
 def student():
     return teach.student(SHIPPED_MODEL)

@@ -1,12 +1,13 @@
 """Soft labels from a teacher ensemble: `python -m training.teach PHOTOS ... --out ROOT [--members ...]`.
 
 Each photo of the inputs (folders of photos, or data roots with `images/`) is cut out by every member,
-the members' person probabilities are averaged into an 8-bit soft mask (a member that finds no one where
-two others find a person is left out of that photo's mean), and the members' agreement (the mean IoU of
+the members' person probabilities are averaged (a member that finds no one where two others find a
+person is left out of that photo's mean) into an 8-bit label: opaque or clear where the mean is above or
+below 0.5, the mean itself along the outline (`soft_label`); the members' agreement (the mean IoU of
 every pair of their masks at 0.5) is written beside it:
 
     ROOT/images/<id>.jpg    the photo (copied as it is)
-    ROOT/masks/<id>.png     the ensemble's probability, 0..255
+    ROOT/masks/<id>.png     the ensemble's label, 0..255
     ROOT/agreement.csv      id, agreement, each member's person area
 
 ROOT is a data root that `training.train --data` reads like any other (photos whose agreement is below
@@ -51,6 +52,7 @@ MODNET_SHORT_SIDE, MODNET_MULTIPLE = 512, 32
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 
 EMPTY_AREA = 0.005  # a member that marks less of the photo than this found no one (ensemble)
+EDGE_SHARE = 0.01  # the soft outline of a label: this share of the photo's diagonal either side (soft_label)
 
 Member = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H, W, 3) -> person probability (H, W) float32 in 0..1
 
@@ -140,6 +142,19 @@ def ensemble(probabilities: list[np.ndarray]) -> np.ndarray:
     return np.mean(np.stack(found if len(found) >= 2 else probabilities), axis=0, dtype=np.float32)
 
 
+def soft_label(probability: np.ndarray) -> np.ndarray:
+    """The label written for a photo, (H, W) uint8 0..255: the members vote on where a person is (their
+    mean at 0.5, opaque or clear) and their mean draws the outline, kept as it is within a band of
+    EDGE_SHARE of the photo's diagonal either side of the vote's edge. Inside a person the members'
+    disagreement is about whether someone is there, not an edge; as a soft target it would teach the
+    network half-transparent people."""
+    person = (probability >= 0.5).astype(np.uint8)
+    radius = max(1, round(EDGE_SHARE * float(np.hypot(*probability.shape))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    band = cv2.dilate(person, kernel) > cv2.erode(person, kernel)
+    return np.round(np.where(band, probability, person.astype(np.float32)) * 255.0).astype(np.uint8)
+
+
 def agreement(probabilities: list[np.ndarray]) -> float:
     """The mean IoU of every pair of the members' masks at 0.5 (1.0 where both are empty)."""
     masks = [p >= 0.5 for p in probabilities]
@@ -180,7 +195,7 @@ def label(photo: Path, pair: datalib.Pair | None,
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     probabilities = {name: member(rgb) for name, member in members.items()}
     values = list(probabilities.values())
-    soft = np.round(ensemble(values) * 255.0).astype(np.uint8)
+    soft = soft_label(ensemble(values))
     return soft, agreement(values), {name: float(np.mean(p >= 0.5)) for name, p in probabilities.items()}
 
 
