@@ -31,8 +31,8 @@ def test_cutout_of_the_astronaut(client, astronaut, astronaut_jpeg):
     image = decode_png(response.data)
     assert image.mode == "RGBA" and image.size == (512, 512)
     alpha = np.asarray(image)[..., 3]
-    # Top corners: background, mostly. Session 12's second look at large people takes in more of the flag
-    # beside her (140 and 92; without it 37 and 28; session 9: 49 and 29): the model card's known limits.
+    # Top corners: background, mostly. The second look at large people takes in more of the flag beside
+    # her (140 and 92; without it 37 and 28): the model card's known limits.
     assert alpha[:20, :20].max() < 150 and alpha[:20, -20:].max() < 100
     assert np.median(alpha[80:150, 190:260]) > 200  # the face
     # The strict face-and-torso bar of the shipped model lives in test_shipped_model.py.

@@ -48,8 +48,10 @@ class DataConfig:
     paste_scale: tuple[float, float] = (0.25, 1.5)  # pasted person's size, relative to fitting the frame
     grey_probability: float = 0.05
     group_probability: float = 0.3  # share of samples into which further people are pasted (groups)
-    action_probability: float = 0.3  # share of pasted people turned up to 180 degrees, half of them in motion
-    audience_probability: float = 0.1  # share of samples whose person stands in front of an audience
+    # People in action are off by default, as for the shipped model: with them a run learned people in action
+    # and also dropped a smaller second person (model card, Choosing); pass them to train for action.
+    action_probability: float = 0.0  # share of pasted people turned up to 180 degrees, half of them in motion
+    audience_probability: float = 0.0  # share of samples whose person stands in front of an audience
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
 
