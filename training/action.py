@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model.compose import to_alpha8
 from training import augment
 from training import data as datalib
 from training.config import AugmentConfig
@@ -51,8 +52,7 @@ def compose(index: int, subject: datalib.Sample, backgrounds: list[datalib.Sampl
         background = backgrounds[rng.integers(len(backgrounds))].image
         backdrop = augment.background_crop(background, AugmentConfig(size=SIZE), rng)
     composed = augment.paste(placed, backdrop, SIZE, rng)
-    return (np.clip(np.rint(composed[..., :3]), 0, 255).astype(np.uint8),
-            np.rint(composed[..., 3] * 255.0).astype(np.uint8))
+    return np.clip(np.rint(composed[..., :3]), 0, 255).astype(np.uint8), to_alpha8(composed[..., 3])
 
 
 def build(pairs: list[datalib.Pair], out: Path) -> int:

@@ -37,6 +37,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model.compose import to_alpha8
 from training import data as datalib
 
 TEACHERS = Path(".teachers")
@@ -152,7 +153,7 @@ def soft_label(probability: np.ndarray) -> np.ndarray:
     radius = max(1, round(EDGE_SHARE * float(np.hypot(*probability.shape))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     band = cv2.dilate(person, kernel) > cv2.erode(person, kernel)
-    return np.round(np.where(band, probability, person.astype(np.float32)) * 255.0).astype(np.uint8)
+    return to_alpha8(np.where(band, probability, person.astype(np.float32)))
 
 
 def agreement(probabilities: list[np.ndarray]) -> float:
