@@ -175,7 +175,7 @@ def test_a_person_in_motion_smears_colour_and_label_alike():
 def test_people_of_an_audience_fill_the_backdrop_and_stay_background():
     image, mask = _colourful_pair()  # the subject: blue
     config = AugmentConfig(size=64, paste_probability=0.0, audience_probability=1.0, action_probability=0.0,
-                           grey_probability=0.0)
+                           group_probability=0.0, grey_probability=0.0)  # no group in front of them
     rng = np.random.default_rng(4)
     for _ in range(6):
         rgb, label = training_sample(image, mask, None, config, rng, [_green_person(), _green_person()])
@@ -183,7 +183,38 @@ def test_people_of_an_audience_fill_the_backdrop_and_stay_background():
         assert green.sum() > 30, "the audience is there"
         assert np.mean(label[..., 0][green] >= 0.5) < 0.02, "and not in the label (but where the edges blend)"
         person = label[..., 0] > 0.5
-        assert person.mean() > 0.1 and np.mean(rgb[person][:, 2] > rgb[person][:, 1]) > 0.9, "the subject is"
+        core = cv2.erode(person.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # in from the feathered edge
+        assert person.mean() > 0.1 and np.mean(rgb[core][:, 2] > rgb[core][:, 1]) > 0.9, "the subject is"
+
+
+def test_a_group_in_front_of_an_audience_stays_in_the_label_and_stands_taller_than_the_audience():
+    image, mask = _colourful_pair()  # the subject: blue
+    member = _green_person()
+    member[0][member[1] > 0] = (220, 0, 220)  # the group's second person: magenta
+    config = AugmentConfig(size=64, paste_probability=0.0, audience_probability=1.0, group_probability=1.0,
+                           action_probability=0.0, grey_probability=0.0)
+    rng = np.random.default_rng(5)
+    seen = 0
+    for _ in range(8):
+        rgb, label = training_sample(image, mask, None, config, rng, [_green_person(), _green_person(), member])
+        green = (rgb[..., 1] > rgb[..., 0] + 60) & (rgb[..., 1] > rgb[..., 2] + 60)
+        magenta = (rgb[..., 0] > rgb[..., 1] + 60) & (rgb[..., 2] > rgb[..., 1] + 60)
+        assert np.mean(label[..., 0][green] >= 0.5) < 0.02, "the audience stays background"
+        if magenta.sum() > 20:
+            seen += 1
+            assert np.mean(label[..., 0][magenta] >= 0.5) > 0.8, "the group's second person is in the label"
+            rows = np.nonzero(magenta.any(axis=1))[0]
+            assert rows.max() - rows.min() + 1 > 0.3 * 64 * 0.8 or rows.max() == 63 or rows.min() == 0, \
+                "and taller than anyone of the audience, unless the frame cuts them"
+    assert seen >= 4
+
+
+def test_the_audience_is_out_of_focus():
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        backdrop = augment.crowd([_green_person(60)], 64, rng)
+        edges = np.abs(np.diff(backdrop[..., 1], axis=1))
+        assert edges.max() < 150, "no sharp edge: the green person on grey steps by 92 levels when sharp"
 
 
 def test_the_crowd_covers_the_frame():

@@ -16,7 +16,11 @@ from training.config import AugmentConfig
 
 _GREY = np.array([0.2989, 0.587, 0.114], np.float32)  # ITU-R BT.601 luma, as cv2.COLOR_RGB2GRAY
 MOTION_LENGTH = (5, 13)  # motion blur, pixels at the training size
-CROWD_SCALE = (0.15, 0.45)  # an audience's people, height relative to the frame
+# An audience stands further behind than a group poses: its people at most 30% of the frame tall and always
+# out of focus. With audiences 15-45% tall and sharp at times, a run learned to drop any smaller person
+# (model card, Choosing: the smaller second person of a group).
+CROWD_SCALE = (0.1, 0.3)  # an audience's people, height relative to the frame
+CROWD_BLUR = (1.0, 3.0)  # the audience's Gaussian blur, sigma in pixels at the training size
 AUDIENCE_SUBJECT_SCALE = (0.8, 1.6)  # the subject in front of an audience, relative to fitting the frame
 SOFT_EDGE = 0.1  # a soft label's level from which a pixel counts into the person's bounding box
 
@@ -168,8 +172,8 @@ def in_motion(placed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random.Generator) -> np.ndarray | None:
     """A backdrop of an audience, spectators or passers-by (size, size, 3) float32: photos of other people
-    shrunk so that their people stand 15-45% of the frame tall, laid side by side in rows that fill the
-    frame, and softened at random as a background out of focus. None without a photo of people."""
+    shrunk so that their people stand 10-30% of the frame tall, laid side by side in rows that fill the
+    frame, and blurred as a background out of focus. None without a photo of people."""
     tiles = []
     for image, mask in others:
         rows = np.nonzero(mask.max(axis=1) >= 0.5)[0]
@@ -193,9 +197,7 @@ def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random
             left += tile.shape[1]
             row_height = max(row_height, tile.shape[0])
         top += max(1, round(row_height * rng.uniform(0.5, 1.0)))  # rows overlap: those behind are hidden
-    if rng.uniform() < 0.7:
-        backdrop = cv2.GaussianBlur(backdrop, (0, 0), rng.uniform(0.5, 2.5))
-    return backdrop
+    return cv2.GaussianBlur(backdrop, (0, 0), rng.uniform(*CROWD_BLUR))
 
 
 def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
@@ -265,12 +267,15 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     Args:
         image, mask: the drawn pair (uint8 RGB; mask 0..1, soft where the label is).
         background: a person-free photo to paste the person onto with `config.paste_probability`.
-        others: further (photo, mask) pairs with a person; with `config.audience_probability` they
-            become an audience behind the person (`crowd`: background, not in the label), else with
-            `config.group_probability` some of them are pasted in too (`add_person`: in the label).
+        others: further (photo, mask) pairs with a person; with `config.audience_probability` all but the
+            last become an audience behind the person (`crowd`: background, not in the label), and with
+            `config.group_probability` the last one joins the person in front of it, in the label and
+            taller than anyone of the audience (a group posing in front of a crowd); without an audience,
+            with `config.group_probability` some of them are pasted in (`add_person`: in the label).
     A pasted person is in action (turned, in motion) with `config.action_probability`.
     """
-    backdrop = (crowd(others, config.size, rng)
+    audience = others[:-1] or others
+    backdrop = (crowd(audience, config.size, rng)
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
     if backdrop is not None:
@@ -282,7 +287,11 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     else:
         placed = place(image, mask, config.size, config.photo_scale, rng)[..., :4]
     rgb, label = placed[..., :3], placed[..., 3:4]
-    if backdrop is None and others and config.group_probability > 0 and rng.uniform() < config.group_probability:
+    grouped = others and config.group_probability > 0 and rng.uniform() < config.group_probability
+    if grouped and backdrop is not None and len(others) > 1:
+        scale = (CROWD_SCALE[1], max(CROWD_SCALE[1], config.group_scale[1]))  # taller than the audience
+        rgb, label = add_person(rgb, label, *others[-1], scale, rng)
+    elif grouped and backdrop is None:
         for other_image, other_mask in others[:rng.integers(1, len(others) + 1)]:
             rgb, label = add_person(rgb, label, other_image, other_mask, config.group_scale, rng)
     if config.enabled:
