@@ -274,8 +274,7 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
             with `config.group_probability` some of them are pasted in (`add_person`: in the label).
     A pasted person is in action (turned, in motion) with `config.action_probability`.
     """
-    audience = others[:-1] or others
-    backdrop = (crowd(audience, config.size, rng)
+    backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
     if backdrop is not None:
