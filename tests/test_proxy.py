@@ -148,13 +148,24 @@ def test_one_line_per_request_in_the_log_without_file_names(proxy):
     assert "UserWarning" not in proxy.server_log()  # Pillow's warnings stay out of the log
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used (user and system, /proc/PID/stat fields 14-15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_a_killed_worker_is_a_503_with_retry_after_and_is_ready_again_soon(proxy):
     master = gunicorn_master(proxy.server)
     worker = int(Path(f"/proc/{master}/task/{master}/children").read_text().split()[0])
     body, content_type = multipart(photo(6000, 4500))  # 27 megapixels: about 2 s in the worker
+    idle = _cpu_seconds(worker)
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(_upload, proxy, body, content_type)
-        time.sleep(1.0)  # the photo is in the worker
+        # Killed once the photo is in the worker (it has spent 0.2 s of CPU on it): a fixed sleep of 1 s
+        # raced the upload on a fast day, and the answer came back 200 before the kill.
+        deadline = time.monotonic() + 30
+        while _cpu_seconds(worker) - idle < 0.2 and not pending.done() and time.monotonic() < deadline:
+            time.sleep(0.02)
         os.kill(worker, signal.SIGKILL)
         status, _, retry = pending.result()
     assert status == 503 and retry is not None
