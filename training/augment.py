@@ -211,14 +211,16 @@ def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.ndarray, scale: tuple[float, float],
-               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, across: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Paste one more person, cut out of another photo, into a placed sample (size, size): groups,
     people in front of people, people at other scales. The label is the union of both people.
 
     The person's height is `scale` of the frame; a person cut off at the bottom of their photo
     (a portrait) stays cut off at the bottom of the frame, as in real photos of groups. The edge is
     feathered, the colour pulled towards the spot it lands on, and the sharpness softened at random
-    to match the scene (a sharp paste on a soft photo teaches "sharp = person").
+    to match the scene (a sharp paste on a soft photo teaches "sharp = person"). By default the person
+    lands at random, partly outside the frame at times; with `across` they stand inside the frame, their
+    left edge at that share of the room beside them (0: at the frame's left edge, 1: at its right edge).
     """
     cutout = person_cutout(image, mask)
     if cutout is None:
@@ -233,8 +235,12 @@ def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.n
         sigma = rng.uniform(0.3, 1.2)
         person = cv2.GaussianBlur(person, (0, 0), sigma)
     alpha = cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
-    top = size - height if cut_off else rng.integers(-height // 4, size - height // 2 + 1)
-    left = rng.integers(-width // 3, size - 2 * width // 3 + 1)
+    if across is None:  # partly outside the frame at times
+        top = size - height if cut_off else rng.integers(-height // 4, size - height // 2 + 1)
+        left = rng.integers(-width // 3, size - 2 * width // 3 + 1)
+    else:  # inside the frame
+        top = size - height if cut_off else rng.integers(0, max(0, size - height) + 1)
+        left = round(across * max(0, size - width))
     y0, x0 = max(0, top), max(0, left)
     y1, x1 = min(size, top + height), min(size, left + width)
     if y1 <= y0 or x1 <= x0:

@@ -1,0 +1,106 @@
+"""A held-out set of two people, one smaller: `python -m training.group --run RUN_DIR --split val --out ROOT`.
+
+A run that learns that people in front of an audience are the only people can start to drop a smaller
+person who stands beside the subject (model card, Choosing: the smaller second person of a group), and
+the data has no photo that would show it: its group photos are few and unlabelled as such. This set is
+composed from a run's split alone, so it shares no photo with training: every hand-labelled person of
+the split (`ccp` full-body, `eg1800` portraits) stands on one side of a person-free photo of the split
+(`negatives`), 60-80% of the frame tall (at most 60% wide), and a person from another photo of the
+split stands on the other side, 25-45% of the frame tall (at most 35% wide and 75% of the subject's
+height). Both are in the label: `people=all` keeps them both. It is seeded per photo, so every model is
+measured on the same photos. The pieces are those of the training augmentation (`training.augment`).
+
+ROOT is a data root (images/, masks/) that `python -m training.evaluate --run RUN_DIR --data ROOT` scores
+beside the run's split; the selection score counts it as a set of its own (by its folder name). Its
+recall falls when the smaller person is dropped; its IoU and recall are reported as for any other set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.compose import to_alpha8
+from training import augment
+from training import data as datalib
+from training.config import AugmentConfig
+
+SIZE = 384  # the composed photos' side
+SUBJECTS, BACKGROUNDS = ("ccp", "eg1800"), "negatives"
+SUBJECT_SCALE = (0.6, 0.8)  # the subject's height, relative to the frame
+SECOND_SCALE = (0.25, 0.45)  # the smaller second person's height, relative to the frame
+SUBJECT_WIDTH, SECOND_WIDTH = 0.6, 0.35  # at most, relative to the frame: the two stand apart
+SECOND_AT_MOST = 0.75  # the second person's height relative to the subject's, at most
+
+
+def _height(sample: datalib.Sample, scale: tuple[float, float], max_width: float, rng: np.random.Generator) -> float:
+    """A person's height relative to the frame, drawn from `scale` but lower where the person would be
+    wider than `max_width` of the frame (a portrait's shoulders)."""
+    rows, columns = np.nonzero(sample.target() >= augment.SOFT_EDGE)
+    aspect = (np.ptp(rows) + 1) / (np.ptp(columns) + 1)  # height / width
+    height = min(rng.uniform(*scale), max_width * aspect)
+    return height
+
+
+def compose(index: int, subject: datalib.Sample, second: datalib.Sample,
+            background: datalib.Sample) -> tuple[np.ndarray, np.ndarray]:
+    """The `index`-th photo of the set: RGB uint8 (SIZE, SIZE, 3) and its mask uint8 0..255, the subject
+    on one side, the smaller second person on the other."""
+    rng = np.random.default_rng([zlib.crc32(subject.pair.id.encode()), index])
+    backdrop = augment.background_crop(background.image, AugmentConfig(size=SIZE), rng)
+    rgb = cv2.resize(backdrop, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
+    label = np.zeros((SIZE, SIZE, 1), np.float32)
+    subject_left = rng.uniform() < 0.5
+    subject_height = _height(subject, SUBJECT_SCALE, SUBJECT_WIDTH, rng)
+    second_height = min(_height(second, SECOND_SCALE, SECOND_WIDTH, rng), SECOND_AT_MOST * subject_height)
+    rgb, label = augment.add_person(rgb, label, subject.image, subject.target(), (subject_height,) * 2, rng,
+                                    across=0.0 if subject_left else 1.0)
+    rgb, label = augment.add_person(rgb, label, second.image, second.target(), (second_height,) * 2, rng,
+                                    across=1.0 if subject_left else 0.0)
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), to_alpha8(label[..., 0])
+
+
+def build(pairs: list[datalib.Pair], out: Path) -> int:
+    """Write the set composed from `pairs` (one split of a run) into the data root `out`; returns its size."""
+    people = [s for s in datalib.read_pairs([p for p in pairs if Path(p.root).name in SUBJECTS]) if s.mask.any()]
+    backgrounds = [s for s in datalib.read_pairs([p for p in pairs if Path(p.root).name == BACKGROUNDS])
+                   if not s.mask.any()]
+    if len(people) < 2 or not backgrounds:
+        raise ValueError(f"the split needs two photos of {' or '.join(SUBJECTS)} (people) and one of "
+                         f"{BACKGROUNDS} (person-free)")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    for index, subject in enumerate(people):
+        rng = np.random.default_rng([zlib.crc32(subject.pair.id.encode()), index, 1])
+        second = people[(index + 1 + rng.integers(len(people) - 1)) % len(people)]  # never the subject
+        rgb, mask = compose(index, subject, second, backgrounds[rng.integers(len(backgrounds))])
+        name = f"group{index:04d}"
+        cv2.imwrite(str(out / "images" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(out / "masks" / f"{name}.png"), mask)
+    return len(people)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m training.group`."""
+    parser = argparse.ArgumentParser(prog="python -m training.group", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", required=True, type=Path, help="the run whose split the set is composed from")
+    parser.add_argument("--split", choices=("val", "test"), default="val")
+    parser.add_argument("--out", required=True, type=Path, help="the data root to write (e.g. runs/group-val)")
+    args = parser.parse_args(argv)
+    try:
+        count = build(datalib.load_manifest(args.run / "manifest.json")[args.split], args.out)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"composed {count} photos of two people from {args.run}'s {args.split} split into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
