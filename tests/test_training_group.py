@@ -17,6 +17,8 @@ def split(tmp_path_factory) -> list[datalib.Pair]:
     base = tmp_path_factory.mktemp("sets")
     roots = [write_root(base / "ccp", 3), write_root(base / "eg1800", 2, prefix="e"),
              write_root(base / "har", 2, prefix="h"), write_root(base / "negatives", 0, empty=2, prefix="n")]
+    for photo in (base / "negatives" / "images").iterdir():  # white, unlike the people's dark photos
+        cv2.imwrite(str(photo), np.full((72, 64, 3), 255, np.uint8))
     return [pair for root in roots for pair in datalib.find_pairs(root)]
 
 
@@ -51,6 +53,19 @@ def test_both_people_are_in_the_label_the_second_smaller_and_on_the_other_side(s
         assert small_right <= tall_left or tall_right <= small_left, "side by side"
         # The people are the bright shapes of their photos; the person-free background is dark (< 90).
         assert np.mean(image[mask > 250].max(axis=-1) > 120) > 0.9
+
+
+def test_every_second_photo_shows_the_second_person_in_a_piece_of_their_own_photo(split, tmp_path):
+    group.build(split, tmp_path / "set")
+    for index, (image, mask) in enumerate(_read(tmp_path / "set")):
+        count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8))
+        second = 1 + int(np.argmin(stats[1:, cv2.CC_STAT_HEIGHT]))
+        ring = (cv2.dilate((labels == second).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (mask < 10)
+        dark = np.mean(image[ring].max(axis=-1) < 100)  # the person's own photo is dark, the backdrop white
+        if index % group.INSET_EVERY == group.INSET_EVERY - 1:
+            assert dark > 0.9, "around the person, their own photo"
+        else:
+            assert dark < 0.1, "around the person, the backdrop"
 
 
 def test_a_split_without_two_people_or_a_background_is_refused(split, tmp_path):

@@ -7,7 +7,8 @@ composed from a run's split alone, so it shares no photo with training: every ha
 the split (`ccp` full-body, `eg1800` portraits) stands on one side of a person-free photo of the split
 (`negatives`), 60-80% of the frame tall (at most 60% wide), and a person from another photo of the
 split stands on the other side, 25-45% of the frame tall (at most 35% wide and 75% of the subject's
-height). Both are in the label: `people=all` keeps them both. It is seeded per photo, so every model is
+height), every second time in a piece of their own photo (a collage: `tests/test_app.py`'s two
+astronauts). Both are in the label: `people=all` keeps them both. It is seeded per photo, so every model is
 measured on the same photos. The pieces are those of the training augmentation (`training.augment`).
 
 ROOT is a data root (images/, masks/) that `python -m training.evaluate --run RUN_DIR --data ROOT` scores
@@ -36,6 +37,7 @@ SUBJECT_SCALE = (0.6, 0.8)  # the subject's height, relative to the frame
 SECOND_SCALE = (0.25, 0.45)  # the smaller second person's height, relative to the frame
 SUBJECT_WIDTH, SECOND_WIDTH = 0.6, 0.35  # at most, relative to the frame: the two stand apart
 SECOND_AT_MOST = 0.75  # the second person's height relative to the subject's, at most
+INSET_EVERY, INSET_MARGIN = 2, 0.15  # every second photo's second person comes in a photo of their own (a collage)
 
 
 def _height(sample: datalib.Sample, scale: tuple[float, float], max_width: float, rng: np.random.Generator) -> float:
@@ -47,10 +49,32 @@ def _height(sample: datalib.Sample, scale: tuple[float, float], max_width: float
     return height
 
 
+def paste_inset(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.ndarray, height: float,
+                across: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Paste a person with their own photo around them (their bounding box grown by INSET_MARGIN, cut at
+    the photo's edges) into the frame: `height` of the frame tall, inside it, at `across` of the room
+    beside them, at the bottom where the person is cut off there (a portrait). The label is their mask."""
+    rows, columns = np.nonzero(mask >= augment.SOFT_EDGE)
+    grow_y, grow_x = (round(INSET_MARGIN * (np.ptp(side) + 1)) for side in (rows, columns))
+    y0, y1 = max(0, rows.min() - grow_y), min(mask.shape[0], rows.max() + 1 + grow_y)
+    x0, x1 = max(0, columns.min() - grow_x), min(mask.shape[1], columns.max() + 1 + grow_x)
+    size = rgb.shape[0]
+    factor = min(size * height / (rows.max() - rows.min() + 1), size / (x1 - x0))
+    inset_h, inset_w = (min(size, max(2, round(side * factor))) for side in (y1 - y0, x1 - x0))
+    photo = cv2.resize(image[y0:y1, x0:x1].astype(np.float32), (inset_w, inset_h), interpolation=cv2.INTER_AREA)
+    person = cv2.resize(mask[y0:y1, x0:x1].astype(np.float32), (inset_w, inset_h), interpolation=cv2.INTER_AREA)
+    top = size - inset_h if y1 == mask.shape[0] else int(rng.integers(0, size - inset_h + 1))
+    left = round(across * (size - inset_w))
+    rgb, label = rgb.copy(), label.copy()
+    rgb[top:top + inset_h, left:left + inset_w] = photo
+    label[top:top + inset_h, left:left + inset_w, 0] = person
+    return rgb, label
+
+
 def compose(index: int, subject: datalib.Sample, second: datalib.Sample,
             background: datalib.Sample) -> tuple[np.ndarray, np.ndarray]:
     """The `index`-th photo of the set: RGB uint8 (SIZE, SIZE, 3) and its mask uint8 0..255, the subject
-    on one side, the smaller second person on the other."""
+    on one side, the smaller second person on the other, every INSET_EVERY-th in a photo of their own."""
     rng = np.random.default_rng([zlib.crc32(subject.pair.id.encode()), index])
     backdrop = augment.background_crop(background.image, AugmentConfig(size=SIZE), rng)
     rgb = cv2.resize(backdrop, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
@@ -60,8 +84,12 @@ def compose(index: int, subject: datalib.Sample, second: datalib.Sample,
     second_height = min(_height(second, SECOND_SCALE, SECOND_WIDTH, rng), SECOND_AT_MOST * subject_height)
     rgb, label = augment.add_person(rgb, label, subject.image, subject.target(), (subject_height,) * 2, rng,
                                     across=0.0 if subject_left else 1.0)
-    rgb, label = augment.add_person(rgb, label, second.image, second.target(), (second_height,) * 2, rng,
-                                    across=1.0 if subject_left else 0.0)
+    if index % INSET_EVERY == INSET_EVERY - 1:
+        rgb, label = paste_inset(rgb, label, second.image, second.target(), second_height,
+                                 1.0 if subject_left else 0.0, rng)
+    else:
+        rgb, label = augment.add_person(rgb, label, second.image, second.target(), (second_height,) * 2, rng,
+                                        across=1.0 if subject_left else 0.0)
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8), to_alpha8(label[..., 0])
 
 
