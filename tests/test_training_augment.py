@@ -217,34 +217,6 @@ def test_the_audience_is_out_of_focus():
         assert edges.max() < 150, "no sharp edge: the green person on grey steps by 92 levels when sharp"
 
 
-def test_the_audience_is_people_cut_out_of_their_photos_on_the_person_free_photo():
-    blue = np.zeros((64, 64, 3), np.float32)
-    blue[..., 2] = 200.0
-    rng = np.random.default_rng(2)
-    for _ in range(4):
-        backdrop = augment.audience([_green_person(), _green_person(30, cut_off=True)], blue, rng)
-        assert backdrop.shape == (64, 64, 3)
-        assert backdrop[..., 0].max() < 20, "none of the people's grey photos (red 128) comes along"
-        assert np.mean(backdrop[..., 1] > 60) > 0.05 and np.mean(backdrop[..., 2] > 100) > 0.2, "people on blue"
-        assert np.abs(np.diff(backdrop[..., 1], axis=1)).max() < 150, "out of focus"
-    assert augment.audience([(np.full((20, 20, 3), 9, np.uint8), np.zeros((20, 20), np.float32))], blue,
-                            rng) is None, "no one to make an audience of"
-
-
-def test_with_a_person_free_photo_the_audience_stands_on_it_and_stays_background():
-    image, mask = _colourful_pair()  # the subject: blue on red
-    background = np.full((80, 80, 3), 255, np.uint8)  # white: neither the people's grey photos nor green
-    config = AugmentConfig(size=64, audience_probability=1.0, group_probability=0.0, action_probability=0.0,
-                           grey_probability=0.0, enabled=False)
-    rng = np.random.default_rng(4)
-    for _ in range(4):
-        rgb, label = training_sample(image, mask, background, config, rng, [_green_person(), _green_person(40)])
-        behind = label[..., 0] < 0.01
-        green = (rgb[..., 1] > rgb[..., 0] + 40) & (rgb[..., 1] > rgb[..., 2] + 40)
-        assert np.count_nonzero(green & behind) > 10, "the audience is there, outside the label"
-        assert np.mean(rgb[behind].min(axis=-1) > 200) > 0.05, "the person-free photo shows between them"
-
-
 def test_the_crowd_covers_the_frame():
     backdrop = augment.crowd([_green_person(), _green_person(30)], 64, np.random.default_rng(0))
     assert backdrop.shape == (64, 64, 3) and np.all(backdrop.max(axis=-1) > 20)

@@ -200,40 +200,6 @@ def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random
     return cv2.GaussianBlur(backdrop, (0, 0), rng.uniform(*CROWD_BLUR))
 
 
-def audience(others: list[tuple[np.ndarray, np.ndarray]], backdrop: np.ndarray,
-             rng: np.random.Generator) -> np.ndarray | None:
-    """An audience, spectators or passers-by on a person-free photo (size, size, 3) float32: the people
-    of other photos cut out, 10-30% of the frame tall, in two to four rows, the lower rows in front, and
-    the whole blurred as a background out of focus. None without a photo of people.
-
-    The people come without their photos: a backdrop of whole photos shrunk side by side (`crowd`) is a
-    collage, and a run trained on it dropped a small photo of a person beside a large one (model card,
-    Choosing: people in action with that audience). `crowd` stays for sets without a person-free photo
-    and for `training.action`'s audiences, so that the held-out set stays the same."""
-    cutouts = [cut for cut in (person_cutout(image, mask) for image, mask in others) if cut is not None]
-    if not cutouts:
-        return None
-    size = backdrop.shape[0]
-    out = backdrop.astype(np.float32).copy()
-    for baseline in np.sort(rng.uniform(0.35, 1.1, int(rng.integers(2, 5)))):  # the rows' feet, back to front
-        height = max(4, round(size * rng.uniform(*CROWD_SCALE)))
-        bottom, left = round(size * baseline), -int(rng.integers(0, height // 2 + 1))
-        while left < size:
-            person, mask, _ = cutouts[rng.integers(len(cutouts))]
-            width = max(2, round(person.shape[1] * height / person.shape[0]))
-            person = _resize(person.astype(np.float32), height, width)
-            alpha = cv2.resize(mask.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR)
-            if rng.uniform() < 0.5:
-                person, alpha = person[:, ::-1], alpha[:, ::-1]
-            y0, x0, y1, x1 = max(0, bottom - height), max(0, left), min(size, bottom), min(size, left + width)
-            if y1 > y0 and x1 > x0:
-                part = (slice(y0 - bottom + height, y1 - bottom + height), slice(x0 - left, x1 - left))
-                a = alpha[part][..., None]
-                out[y0:y1, x0:x1] = a * person[part] + (1.0 - a) * out[y0:y1, x0:x1]
-            left += max(1, round(width * rng.uniform(0.6, 1.0)))  # shoulder to shoulder, some hidden
-    return cv2.GaussianBlur(out, (0, 0), rng.uniform(*CROWD_BLUR))
-
-
 def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """The photo and mask cropped to the person's bounding box, and whether the person is cut off at the
     photo's bottom edge (a portrait's shoulders); None for a person-free photo."""
@@ -308,18 +274,15 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
         image, mask: the drawn pair (uint8 RGB; mask 0..1, soft where the label is).
         background: a person-free photo to paste the person onto with `config.paste_probability`.
         others: further (photo, mask) pairs with a person; with `config.audience_probability` all but the
-            last become an audience behind the person (`audience` on the person-free photo, `crowd`
-            without one: background, not in the label), and with
+            last become an audience behind the person (`crowd`: background, not in the label), and with
             `config.group_probability` the last one joins the person in front of it, in the label and
             taller than anyone of the audience (a group posing in front of a crowd); without an audience,
             with `config.group_probability` some of them are pasted in (`add_person`: in the label).
     A pasted person is in action (turned, in motion) with `config.action_probability`.
     """
-    backdrop = None
-    if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability:
-        behind = others[:-1] or others  # the last one may join the subject
-        backdrop = (crowd(behind, config.size, rng) if background is None else
-                    audience(behind, _resize(background_crop(background, config, rng), config.size, config.size), rng))
+    backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
+                if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
+                else None)
     if backdrop is not None:
         placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
                        backdrop, config.size, rng)

@@ -71,8 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "half of them blurred in motion, colour and label alike")
     parser.add_argument("--audience-probability", type=float, default=DataConfig.audience_probability,
                         help="share of samples whose person stands in front of an audience of other people "
-                             "(cut out, in rows on a person-free photo, at most 30%% of the frame tall, "
-                             "out of focus), who stay background")
+                             "(at most 30%% of the frame tall, out of focus), who stay background")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
