@@ -16,16 +16,14 @@ beside the run's split; the selection score counts it as a set of its own (by it
 
 from __future__ import annotations
 
-import argparse
 import sys
 import zlib
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from model.compose import to_alpha8
-from training import augment
+from training import augment, composed
 from training import data as datalib
 from training.config import AugmentConfig
 
@@ -64,31 +62,15 @@ def build(pairs: list[datalib.Pair], out: Path) -> int:
     subjects, backgrounds = by_set[SUBJECTS], by_set[BACKGROUNDS]
     if not subjects or not backgrounds:
         raise ValueError(f"the split needs photos of {SUBJECTS} (people) and {BACKGROUNDS} (person-free)")
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
     for index, subject in enumerate(subjects):
         rgb, mask = compose(index, subject, backgrounds, by_set[AUDIENCES])
-        name = f"action{index:04d}"
-        cv2.imwrite(str(out / "images" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(out / "masks" / f"{name}.png"), mask)
+        composed.write_photo(out, f"action{index:04d}", rgb, mask)
     return len(subjects)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m training.action`."""
-    parser = argparse.ArgumentParser(prog="python -m training.action", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, type=Path, help="the run whose split the set is composed from")
-    parser.add_argument("--split", choices=("val", "test"), default="val")
-    parser.add_argument("--out", required=True, type=Path, help="the data root to write (e.g. runs/action-val)")
-    args = parser.parse_args(argv)
-    try:
-        count = build(datalib.load_manifest(args.run / "manifest.json")[args.split], args.out)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"composed {count} photos of people in action from {args.run}'s {args.split} split into {args.out}")
-    return 0
+    return composed.command("python -m training.action", __doc__, build, "people in action", argv)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ recall falls when the smaller person is dropped; its IoU and recall are reported
 
 from __future__ import annotations
 
-import argparse
 import sys
 import zlib
 from pathlib import Path
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 
 from model.compose import to_alpha8
-from training import augment
+from training import augment, composed
 from training import data as datalib
 from training.config import AugmentConfig
 
@@ -101,33 +100,17 @@ def build(pairs: list[datalib.Pair], out: Path) -> int:
     if len(people) < 2 or not backgrounds:
         raise ValueError(f"the split needs two photos of {' or '.join(SUBJECTS)} (people) and one of "
                          f"{BACKGROUNDS} (person-free)")
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "masks").mkdir(parents=True, exist_ok=True)
     for index, subject in enumerate(people):
         rng = np.random.default_rng([zlib.crc32(subject.pair.id.encode()), index, 1])
         second = people[(index + 1 + rng.integers(len(people) - 1)) % len(people)]  # never the subject
         rgb, mask = compose(index, subject, second, backgrounds[rng.integers(len(backgrounds))])
-        name = f"group{index:04d}"
-        cv2.imwrite(str(out / "images" / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(out / "masks" / f"{name}.png"), mask)
+        composed.write_photo(out, f"group{index:04d}", rgb, mask)
     return len(people)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m training.group`."""
-    parser = argparse.ArgumentParser(prog="python -m training.group", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, type=Path, help="the run whose split the set is composed from")
-    parser.add_argument("--split", choices=("val", "test"), default="val")
-    parser.add_argument("--out", required=True, type=Path, help="the data root to write (e.g. runs/group-val)")
-    args = parser.parse_args(argv)
-    try:
-        count = build(datalib.load_manifest(args.run / "manifest.json")[args.split], args.out)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"composed {count} photos of two people from {args.run}'s {args.split} split into {args.out}")
-    return 0
+    return composed.command("python -m training.group", __doc__, build, "two people", argv)
 
 
 if __name__ == "__main__":
