@@ -29,7 +29,7 @@ def _read(root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _regions(mask: np.ndarray) -> list[tuple[int, int, int]]:
     """(height, left, right) of each person in the label, tallest first."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8), connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8), connectivity=8)
     boxes = [(int(s[cv2.CC_STAT_HEIGHT]), int(s[cv2.CC_STAT_LEFT]), int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]))
              for s in stats[1:] if s[cv2.CC_STAT_AREA] > 20]
     return sorted(boxes, reverse=True)
@@ -58,7 +58,7 @@ def test_both_people_are_in_the_label_the_second_smaller_and_on_the_other_side(s
 def test_every_second_photo_shows_the_second_person_in_a_piece_of_their_own_photo(split, tmp_path):
     group.build(split, tmp_path / "set")
     for index, (image, mask) in enumerate(_read(tmp_path / "set")):
-        count, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8))
+        _, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 127).astype(np.uint8))
         second = 1 + int(np.argmin(stats[1:, cv2.CC_STAT_HEIGHT]))
         ring = (cv2.dilate((labels == second).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0) & (mask < 10)
         dark = np.mean(image[ring].max(axis=-1) < 100)  # the person's own photo is dark, the backdrop white
