@@ -48,6 +48,25 @@ def test_the_label_is_the_vote_inside_and_the_mean_along_the_outline():
     assert label[20:80, 20:80][label[20:80, 20:80] < 255].size < 0.2 * 60 * 60, "a band, not the inside"
 
 
+def test_a_person_the_teachers_dropped_and_the_student_finds_is_put_back():
+    own = np.zeros((100, 100), np.uint8)
+    own[10:90, 5:45] = 1  # the subject
+    own[50:90, 60:75] = 1  # a smaller person beside them (6% of the photo)
+    own[5:10, 90:95] = 1  # a speck under KEEP_AREA
+    own[20:40, 80:95] = 1  # a blob of the data's label that nobody else sees (foliage, say)
+    soft = np.zeros((100, 100), np.uint8)
+    soft[10:90, 5:45] = 255  # the teachers' label holds the subject alone
+    student = np.zeros((100, 100), np.float32)
+    student[10:90, 5:45] = student[50:90, 60:75] = student[5:10, 90:95] = 0.9
+    kept = teach.keep_found_people(soft, own, student)
+    assert (kept[50:90, 60:75] == 255).all(), "the smaller person: the data's label and the student outvote the teachers"
+    assert not kept[20:40, 80:95].any(), "what only the data's label holds stays background"
+    assert not kept[5:10, 90:95].any() and np.array_equal(kept[10:90, 5:45], soft[10:90, 5:45])
+    covered = soft.copy()
+    covered[50:70, 60:75] = 200  # the teachers took in half of the smaller person: their outline stands
+    assert np.array_equal(teach.keep_found_people(covered, own, student), covered)
+
+
 @pytest.fixture(scope="module")
 def student():
     return teach.student(SHIPPED_MODEL)

@@ -3,8 +3,9 @@
 Each photo of the inputs (folders of photos, or data roots with `images/`) is cut out by every member,
 the members' person probabilities are averaged (a member that finds no one where two others find a
 person is left out of that photo's mean) into an 8-bit label: opaque or clear where the mean is above or
-below 0.5, the mean itself along the outline (`soft_label`); the members' agreement (the mean IoU of
-every pair of their masks at 0.5) is written beside it:
+below 0.5, the mean itself along the outline (`soft_label`); a person of a data root's own label that
+the teachers dropped and the student finds is put back (`keep_found_people`); the members' agreement
+(the mean IoU of every pair of their masks at 0.5) is written beside it:
 
     ROOT/images/<id>.jpg    the photo (copied as it is)
     ROOT/masks/<id>.png     the ensemble's label, 0..255
@@ -54,6 +55,9 @@ IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406], np.float32), np.ar
 
 EMPTY_AREA = 0.005  # a member that marks less of the photo than this found no one (ensemble)
 EDGE_SHARE = 0.01  # the soft outline of a label: this share of the photo's diagonal either side (soft_label)
+KEEP_AREA = 0.005  # a person of the data's own label this share of the photo or more can be kept (keep_found_people)
+DROPPED = 0.2  # ... where the ensemble's label covers less of them than this
+FOUND = 0.5  # ... and the student marks at least this much of them
 
 Member = Callable[[np.ndarray], np.ndarray]  # RGB uint8 (H, W, 3) -> person probability (H, W) float32 in 0..1
 
@@ -156,6 +160,23 @@ def soft_label(probability: np.ndarray) -> np.ndarray:
     return to_alpha8(np.where(band, probability, person.astype(np.float32)))
 
 
+def keep_found_people(soft: np.ndarray, own: np.ndarray, student: np.ndarray) -> np.ndarray:
+    """The soft label with every person of the data's own label (`own`, 0/1) put back whole where the
+    ensemble dropped them (it covers under DROPPED of them) and the student finds them (marks FOUND of
+    them or more). The teachers miss people who are not salient (U²-Net) or small (MODNet): outvoted two
+    to one, such a person would become background in the label and teach the network to drop a smaller
+    person beside the subject. The data's label and the student together outvote the two teachers."""
+    count, regions, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
+    kept = soft.copy()
+    for region in range(1, count):
+        if stats[region, cv2.CC_STAT_AREA] < KEEP_AREA * own.size:
+            continue
+        inside = regions == region
+        if np.mean(soft[inside] >= 128) < DROPPED and np.mean(student[inside] >= 0.5) >= FOUND:
+            kept[inside] = 255
+    return kept
+
+
 def agreement(probabilities: list[np.ndarray]) -> float:
     """The mean IoU of every pair of the members' masks at 0.5 (1.0 where both are empty)."""
     masks = [p >= 0.5 for p in probabilities]
@@ -182,13 +203,14 @@ def label(photo: Path, pair: datalib.Pair | None,
           members: dict[str, Member]) -> tuple[np.ndarray, float, dict[str, float]] | None:
     """The soft label (H, W) uint8, the agreement and each member's person area for one photo; None where
     the photo (or its pair's mask) cannot be read."""
+    own = None
     if pair is not None:
         sample = datalib.read_pair(pair)  # logs why where it cannot
         if sample is None:
             return None
         if not sample.mask.any():  # a person-free label stays person-free
             return np.zeros_like(sample.mask), 1.0, {name: 0.0 for name in members}
-        rgb = sample.image
+        rgb, own = sample.image, sample.mask
     else:
         bgr = cv2.imread(str(photo), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -197,6 +219,8 @@ def label(photo: Path, pair: datalib.Pair | None,
     probabilities = {name: member(rgb) for name, member in members.items()}
     values = list(probabilities.values())
     soft = soft_label(ensemble(values))
+    if own is not None and "student" in probabilities:
+        soft = keep_found_people(soft, own, probabilities["student"])
     return soft, agreement(values), {name: float(np.mean(p >= 0.5)) for name, p in probabilities.items()}
 
 
