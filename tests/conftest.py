@@ -50,6 +50,19 @@ def astronaut_jpeg(astronaut) -> bytes:
     return encode(astronaut, "JPEG", quality=92)
 
 
+# Two real people in one photo: the astronaut, and beside her the same photo at a third of the size.
+SMALL_PERSON = (slice(256, 426), slice(578, 748))
+
+
+@pytest.fixture(scope="session")
+def two_people(astronaut) -> bytes:
+    """A PNG of 768 x 512: the astronaut on the left, the same photo at a third of her size at SMALL_PERSON."""
+    scene = np.zeros((512, 768, 3), np.uint8)
+    scene[:, :512] = astronaut
+    scene[SMALL_PERSON] = astronaut[::3, ::3][:170, :170]
+    return encode(scene, "PNG")
+
+
 def decode_png(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()

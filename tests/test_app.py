@@ -12,7 +12,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from app import create_app
-from tests.conftest import decode_png, encode, post_image as post
+from tests.conftest import SMALL_PERSON, decode_png, encode, post_image as post
 
 
 def test_form_page_works_without_javascript(client):
@@ -59,22 +59,17 @@ def test_crop_to_the_person(client):
     assert image.size[1] < 512 * 0.95 and image.size[0] <= 512
 
 
-def test_main_person_leaves_the_smaller_person_out(client, astronaut):
-    # Two real people in one photo: the astronaut, and beside her the same photo at a third of the size.
-    scene = np.zeros((512, 768, 3), np.uint8)
-    scene[:, :512] = astronaut
-    scene[256:426, 578:748] = astronaut[::3, ::3][:170, :170]
-    photo = encode(scene, "PNG")
-    everyone = np.asarray(decode_png(post(client, photo, "two.png", output="mask").data))
-    main = np.asarray(decode_png(post(client, photo, "two.png", output="mask", people="main").data))
-    small = (slice(256, 426), slice(578, 748))
-    assert (everyone[small] >= 128).mean() > 0.2  # the network finds the small astronaut
-    assert main[small].max() == 0  # ... which people=main clears
+def test_main_person_leaves_the_smaller_person_out(client, two_people):
+    everyone = np.asarray(decode_png(post(client, two_people, "two.png", output="mask").data))
+    main = np.asarray(decode_png(post(client, two_people, "two.png", output="mask", people="main").data))
+    assert (everyone[SMALL_PERSON] >= 128).mean() > 0.2  # the network finds the small astronaut
+    assert main[SMALL_PERSON].max() == 0  # ... which people=main clears
     face, torso = (slice(80, 150), slice(190, 260)), (slice(300, 500), slice(80, 300))
     assert np.array_equal(main[face], everyone[face]) and np.array_equal(main[torso], everyone[torso])
-    # The shuttle model beside her, which the network takes in apart from her (model card), goes too.
+    # The shuttle model beside her, apart from her, never stays with people=main. (Only that: the network
+    # taking it in under people=all is a false positive of today's model, see the model card, not a promise.)
     shuttle = (slice(20, 250), slice(380, 460))
-    assert (everyone[shuttle] >= 128).mean() > 0.1 and (main[shuttle] >= 128).mean() < 0.02
+    assert (main[shuttle] >= 128).mean() < 0.02
 
 
 def test_options_as_query_parameters_and_refine_off(client, astronaut_jpeg):
