@@ -51,3 +51,17 @@ def test_batch_benchmark_times_each_engine_and_batch_size(tmp_path):
     assert report["photos"] == 3 and 0.1 < report["mean_megapixels"] < 2
     assert [(row["engine"], row["batch_size"]) for row in report["rows"]] == [("local", 1), ("local", 2)]
     assert all(row["photos_per_s"] > 0 for row in report["rows"])
+
+
+def test_capacity_benchmark_prices_a_wider_head_as_served(tmp_path, monkeypatch):
+    from bench import capacity
+
+    monkeypatch.setitem(capacity.SIZES, "12MP", (400, 300))  # the same code on a small photo
+    out = tmp_path / "capacity.json"
+    assert capacity.main(["--widths", "64", "--repeats", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["median_ms"]) == ["shipped", "head 64"]
+    assert all(value > 0 for row in report["median_ms"].values() for value in row.values())
+    files = report["files"]
+    assert files["shipped"]["parameters"] == 1_145_617  # the model card's count
+    assert files["head 64"]["parameters"] < files["shipped"]["parameters"] and files["head 64"]["tflite MB"] > 1
