@@ -21,12 +21,13 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from bench.__main__ import SIZES, photo, publish
+from bench.levers import interleaved
 from model import SHIPPED_MODEL
 from model.decode import decode
 from model.litert import fast_path
@@ -47,7 +48,7 @@ def build(width: int, folder: Path) -> Path:
     return path
 
 
-def timers(segmenter: Segmenter, rgb: np.ndarray):
+def timers(segmenter: Segmenter, rgb: np.ndarray) -> dict[str, Callable[[], object]]:
     """The two timed calls on one segmenter: the bare 320 x 320 forward pass and the forward pass as served."""
     side = segmenter.size
     square = np.random.default_rng(0).integers(0, 256, (1, side, side, 3), dtype=np.uint8)
@@ -59,21 +60,13 @@ def timers(segmenter: Segmenter, rgb: np.ndarray):
 def measure(models: dict[str, Path], repeats: int) -> dict[str, dict[str, float]]:
     """Median milliseconds of every timer of every model, called in turn round after round."""
     rgb = decode(photo(*SIZES["12MP"]), 10**9)
-    calls = {}
+    calls: dict[tuple[str, str], Callable[[], object]] = {}
     for name, path in models.items():
         segmenter = Segmenter.load(path)
         segmenter.warm_up()
-        for label, call in timers(segmenter, rgb).items():
-            call()
-            calls[(name, label)] = call
-    times: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
-    for _ in range(repeats):
-        for key, call in calls.items():
-            start = time.perf_counter()
-            call()
-            times[key].append(time.perf_counter() - start)
+        calls.update({(name, label): call for label, call in timers(segmenter, rgb).items()})
     results: dict[str, dict[str, float]] = {}
-    for (name, label), values in times.items():
+    for (name, label), values in interleaved(calls, repeats).items():
         results.setdefault(name, {})[label] = statistics.median(values) * 1000
     return results
 

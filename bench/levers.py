@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Hashable, TypeVar
 
 import cv2
 import numpy as np
@@ -52,6 +52,8 @@ from model.litert import default_threads
 from model.pipeline import PNG_COMPRESS_LEVEL, encode
 from model.png import LEVEL, encode_png
 from model.segmenter import Segmenter
+
+Key = TypeVar("Key", bound=Hashable)  # what names a call in `interleaved`
 
 Row = dict[str, float | int | str]
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +92,7 @@ def forward_levers(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]
                 if shape in shapes:
                     label = f"{name}, {shape[0]} x {shape[1]}, batch {batch}"
                     calls[label], engine_of[label] = (lambda forward=forward, canvases=canvases: forward(canvases)), name
-    times = _interleaved(calls, repeats)
+    times = interleaved(calls, repeats)
     differences = {name: _largest_difference(forward, segmenter.graph_forward, photos, shapes)
                    for name, (forward, shapes) in engines.items()}
     return [{"lever": label, **summary(seconds), "max_probability_difference": f"{differences[engine_of[label]]:.1e}"}
@@ -151,7 +153,7 @@ def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[R
         calls[f"{height} x {width}, {which} look (served)"] = lambda canvas=canvas: segmenter.forward(canvas)
     calls["a large person: first look and second look (served)"] = lambda: segmenter.look([photo_canvas], [placement])
     calls["a large person: first look only"] = lambda: segmenter.forward(photo_canvas[None])
-    times = _interleaved(calls, repeats)
+    times = interleaved(calls, repeats)
     square = statistics.median(next(iter(times.values())))
     rows = []
     for (name, seconds), shape in zip(times.items(), [*looks, None, None]):  # the two large-person rows last
@@ -162,12 +164,12 @@ def canvas_levers(segmenter: Segmenter, rgb: np.ndarray, repeats: int) -> list[R
     return rows
 
 
-def _interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+def interleaved(calls: dict[Key, Callable[[], object]], repeats: int) -> dict[Key, list[float]]:
     """Seconds of each call, called in turn round after round after one warm-up call each, so that the
     machine's drift during the run falls on all of them alike."""
     for call in calls.values():
         call()
-    times: dict[str, list[float]] = {name: [] for name in calls}
+    times: dict[Key, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
             start = time.perf_counter()
