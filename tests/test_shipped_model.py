@@ -15,18 +15,20 @@ from training.metrics import confusion, scores
 from training.selection import is_missed
 from training.showcase import grace_hopper
 
-# The shipped model (of 2026-11-30), served on the canvases with the second look at large people, on the 24
-# eg1800 portraits below: IoU mean 0.954, lowest 0.786; their close-ups: mean 0.833, 3 of 24 missed (the
-# model card's known limits). An earlier model gave 0.947, 0.691 and close-ups 0.750 with 5 missed; the one
-# before it 0.694 with 3 photos missed and every close-up missed.
+# The shipped model (of 2026-12-03), served on the canvases with the second look at large people, on the 24
+# eg1800 portraits below: IoU mean 0.953, lowest 0.786; their close-ups: mean 0.830, 3 of 24 missed (the
+# model card's known limits); the model of 2026-11-30 0.954, 0.786 and 0.833. An earlier model gave 0.947,
+# 0.691 and close-ups 0.750 with 5 missed; the one before it 0.694 with 3 photos missed and every close-up missed.
 PORTRAIT_MEAN_IOU, PORTRAIT_MIN_IOU = 0.94, 0.7
 CLOSE_UP_MEAN_IOU, CLOSE_UP_MAX_MISSED = 0.78, 4
-# The first 40 everyday photos of har's test split: pooled recall 0.931, one missed: the seventh, a woman
-# asleep under a blanket that the teacher label covers whole (45% of the photo); the network gives it about
-# 0.45 and marks 3.5% of the photo, under the tenth that counts as found. On the whole test split it misses
-# 3 of 283 (model card). The negatives' test split (animals, vehicles, rooms): mean person area 0.44%, at most
-# 2.1% of one photo (the target: at most 1% on average). A candidate trained on people in action (its
-# epoch 6) broke both bounds, recall 0.899 and one photo 15.5% (model card, Choosing: not shipped).
+# The first 40 everyday photos of har's test split: pooled recall 0.920 (the model of 2026-11-30: 0.931), one
+# missed: the seventh, a woman asleep under a blanket that the teacher label covers whole (45% of the photo);
+# the network gives it a median alpha of 95 of 255 there and marks 1.6% of the photo, under the tenth that
+# counts as found. On the whole test split it misses 3 of 283 (model card). The negatives' test split
+# (animals, vehicles, rooms): mean person area 0.74%, at most 8.6% of one photo, an elephant calf's head (the
+# target: at most 1% on average; the model of 2026-11-30: 0.44% and 2.1%). Candidates trained longer on people
+# in action broke these bounds: recall 0.899 and one photo 15.5%, and one the elephant at 12.3% (model card,
+# Choosing: not shipped).
 EVERYDAY_MIN_RECALL, EVERYDAY_MAX_MISSED = 0.9, 1
 PERSON_FREE_MEAN_AREA, PERSON_FREE_MAX_AREA = 0.01, 0.1
 
@@ -39,8 +41,8 @@ def test_artefact_is_small_and_fixed_size():
 
 def test_astronaut_corners_transparent_face_mostly_opaque(segmenter, astronaut):
     alpha = alpha_for(segmenter, astronaut, refine=True)
-    # The shipped model leaves some alpha in the top corners, 184 by the flag and 98 by the rocket (the
-    # second look at large people takes in more of them; without it 122 and 29; an earlier model 60 and 72):
+    # The shipped model leaves some alpha in the top corners, 178 by the flag and 67 by the rocket (the
+    # second look at large people takes in more of them; without it 113 and 21; an earlier model 60 and 72):
     # background next to a person is its known limit (model card). This catches a model that takes them in whole.
     assert alpha[:30, :30].max() < 200 and alpha[:30, -30:].max() < 150, "top corners"
     assert np.median(alpha[80:150, 190:260]) > 200, "face"
@@ -55,7 +57,7 @@ def test_astronaut_face_and_torso_opaque(segmenter, astronaut):
 
 
 @pytest.mark.xfail(strict=True, reason="known limit (model card): every model trained on portraits and everyday "
-                   "photos reads a cat's face filling the frame as a person (the shipped one: 77%)")
+                   "photos reads a cat's face filling the frame as a person (the shipped one: 78%)")
 def test_cat_is_not_a_person(segmenter):
     probability = segmenter.predict(skdata.chelsea())
     assert (probability >= 0.5).mean() < 0.05
@@ -71,7 +73,7 @@ def test_black_and_white_photo_of_a_man_is_found(segmenter):
 
 def test_portrait_found_whole_sky_left_out_flag_mostly(segmenter):
     # Matplotlib's Grace Hopper (public domain). The shipped model finds the navy uniform too (median alpha
-    # 253 on its left), but gives the flag behind her a mean alpha of 118 of 255 (41 to 157 for other models and canvases):
+    # 253 on its left), but gives the flag behind her a mean alpha of 94 of 255 (41 to 157 for other models and canvases):
     # see the model card's known limits. The bound below catches a model that takes in the whole flag.
     alpha = alpha_for(segmenter, grace_hopper(), refine=True)
     assert np.median(alpha[160:300, 190:330]) > 200, "face"
