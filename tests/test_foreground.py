@@ -18,6 +18,7 @@ from tests.conftest import encode, post_image as post
 from training.showcase import load_photo
 
 GREEN = np.array([0, 255, 0], np.float64)
+OUTLINE = Path(__file__).parent / "data" / "astronaut-outline.png"  # see over_green
 
 
 def _decoded(data: bytes) -> np.ndarray:
@@ -48,9 +49,6 @@ def test_colour_fill_and_cutout_use_the_same_estimated_colours(astronaut, segmen
     assert np.array_equal(white, compose.blend(colours, alpha8, (255, 255, 255)))
     opaque = alpha8 == 255
     assert np.array_equal(colours[opaque], astronaut[opaque])  # where the person is solid: the photo itself
-
-
-OUTLINE = Path(__file__).parent / "data" / "astronaut-outline.png"
 
 
 @pytest.fixture(scope="module")
