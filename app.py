@@ -18,8 +18,8 @@ from werkzeug.utils import secure_filename
 
 from model import SHIPPED_MODEL
 from model.allocator import keep_freed_buffers
-from model.decode import ImageError
-from model.pipeline import CutoutOptions, OptionError, Result, parse_options, remove_background
+from model.errors import CutoutError
+from model.pipeline import CutoutOptions, Result, parse_options, remove_background
 from model.segmenter import Segmenter, get_segmenter
 
 log = logging.getLogger("app")
@@ -29,6 +29,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+
+# Which model made a cutout: "<file> sha256:<first 12 hex digits>", as /readyz names it.
+MODEL_HEADER = "X-Model"
 
 
 def settings_from_env(environ: Mapping[str, str] = os.environ) -> dict:
@@ -171,7 +175,10 @@ def _register_routes(app: Flask) -> None:
     def readyz():
         if not _service().ready.is_set():
             return _error(503, "the model is still warming up")
-        return jsonify(status="ready", device=_service().segmenter.device)
+        segmenter = _service().segmenter
+        return jsonify(status="ready", device=segmenter.device, model={
+            "file": segmenter.model_id.file, "sha256": segmenter.model_id.short, "engine": segmenter.engine,
+            "device": segmenter.device})
 
     @app.post("/api/remove")
     def remove():
@@ -192,17 +199,14 @@ def _register_routes(app: Flask) -> None:
         response = Response(result.data, mimetype=options.mimetype)
         name = f"{_download_name(files[0].filename)}.{options.format}"
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        response.headers[MODEL_HEADER] = str(service.segmenter.model_id)
         return response
 
 
 def _register_errors(app: Flask) -> None:
-    @app.errorhandler(ImageError)
-    def bad_image(error: ImageError):
+    @app.errorhandler(CutoutError)
+    def bad_input(error: CutoutError):  # a bad photo (400, 413, 415) or option (400)
         return _error(error.status, str(error))
-
-    @app.errorhandler(OptionError)
-    def bad_option(error: OptionError):
-        return _error(400, str(error))
 
     @app.errorhandler(TimeoutError)
     def too_slow(error: TimeoutError):

@@ -1,4 +1,6 @@
-"""Batch CLI: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--main-person] [--no-refine] [--engine local|ray]`."""
+"""Command line: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--people all|main]
+[--no-refine] [--engine local|ray]`; a shell pipe: `python -m model - -o - < photo.jpg > cutout.png`;
+`python -m model --version` names the model and what runs it."""
 
 from __future__ import annotations
 
@@ -8,28 +10,33 @@ import time
 from pathlib import Path
 
 from model import SHIPPED_MODEL
-from model.decode import ImageError, decode
 from model.allocator import keep_freed_buffers
-from model.pipeline import CutoutOptions, OptionError, output_bytes, parse_colour
+from model.api import MAX_PIXELS
+from model.decode import ImageError, decode
+from model.errors import CutoutError
+from model.pipeline import PEOPLE, CutoutOptions, output_bytes, parse_colour
 from model.segmenter import ModelLoadError, Segmenter
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif")
-MAX_PIXELS = 100_000_000  # the CLI reads local files: a higher ceiling than the web service's
+STDIO = "-"  # as input: the photo's bytes on standard input; as output: the picture on standard output
 LOCAL_BATCH_SIZE = 4  # photos per forward pass on the local engine: 1.4x the photos/s of 1 on 2 CPU cores (bench.batch)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
-    parser.add_argument("inputs", nargs="+", help="photos and folders of photos (with --engine ray also URIs "
-                                                  "such as s3://bucket/prefix)")
-    parser.add_argument("-o", "--out", required=True, help="output folder for <stem>.png (with --engine ray also a URI)")
+    parser.add_argument("inputs", nargs="*", help="photos and folders of photos (with --engine ray also URIs "
+                                                  "such as s3://bucket/prefix); - reads one photo on standard input")
+    parser.add_argument("-o", "--out", help="output folder for <stem>.png (with --engine ray also a URI); with the "
+                                            "input -, the file to write, or - for standard output")
+    parser.add_argument("--version", action="store_true", help="name the model (file and SHA-256) and what runs it")
     parser.add_argument("--mask", action="store_true", help="write the alpha mask as a grey PNG")
     parser.add_argument("--bg", default="", help="fill the background with this hex colour, e.g. #ffffff")
     parser.add_argument("--crop", action="store_true", help="crop to the person plus a margin")
     parser.add_argument("--no-refine", action="store_true", help="skip the edge refinement")
-    parser.add_argument("--main-person", action="store_true",
-                        help="keep only the largest person, not the others the network finds (passers-by)")
+    parser.add_argument("--people", choices=PEOPLE, default=PEOPLE[0],
+                        help="all: everyone the network finds; main: only the largest person, not passers-by")
+    parser.add_argument("--main-person", action="store_const", const="main", dest="people", help="--people main")
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a saved .keras model")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
                         help="local: this process; ray: a Ray Data job (pip install -r requirements-batch.txt)")
@@ -41,6 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--gpus-per-worker", type=float, default=None,
                         help="Ray: GPUs per model actor (default: 1 when the cluster has GPUs, else 0)")
     args = parser.parse_args(argv)
+    if not args.version and (not args.inputs or args.out is None):
+        parser.error("give the photos and -o OUT (or - -o - for a pipe), or --version")
+    if STDIO in args.inputs and (len(args.inputs) > 1 or args.engine != "local"):
+        parser.error("- reads one photo on standard input: give no other input, and the local engine")
     if args.batch_size is not None and args.batch_size < 1:
         parser.error(f"--batch-size must be at least 1, got {args.batch_size}")
     return args
@@ -83,12 +94,52 @@ def run(files: list[Path], out: Path, segmenter: Segmenter, options: CutoutOptio
     return failed
 
 
-def run_local(args: argparse.Namespace, options: CutoutOptions) -> int:
-    """The local engine: load the model here and process the files in order; returns the failures, or -1."""
+def load(path: Path) -> Segmenter | None:
+    """The model at `path`, or None after one line on standard error saying why not."""
     try:
-        segmenter = Segmenter.load(args.model)
+        return Segmenter.load(path)
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
+        return None
+
+
+def version(args: argparse.Namespace) -> int:
+    """Print which model answers and what runs it: `<file> sha256:<12 hex digits>, <engine> on the <device>`."""
+    segmenter = load(args.model)
+    if segmenter is None:
+        return -1
+    print(f"{segmenter.model_id}, {segmenter.engine} on the {segmenter.device}")
+    return 0
+
+
+def pipe(args: argparse.Namespace, options: CutoutOptions) -> int:
+    """One photo from standard input to the file `args.out` or standard output; returns 0, 1 or -1."""
+    data = sys.stdin.buffer.read()
+    segmenter = load(args.model)
+    if segmenter is None:
+        return -1
+    try:
+        rgb = decode(data, MAX_PIXELS)
+    except ImageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    picture = output_bytes(rgb, segmenter.predict(rgb), options)
+    if args.out == STDIO:
+        sys.stdout.buffer.write(picture)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        Path(args.out).write_bytes(picture)
+    except OSError as error:
+        print(f"error: {args.out}: {error.strerror}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_local(args: argparse.Namespace, options: CutoutOptions) -> int:
+    """The local engine: load the model here and process the files in order; returns the failures, or -1."""
+    segmenter = load(args.model)
+    if segmenter is None:
         return -1
     files = collect([Path(p) for p in args.inputs])
     if not files:
@@ -123,14 +174,18 @@ def run_ray(args: argparse.Namespace, options: CutoutOptions) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m model`; exit status 1 if any file failed, 2 if nothing could run."""
     args = parse_args(argv)
+    if args.version:
+        return 2 if version(args) < 0 else 0
     try:
         options = CutoutOptions(output="mask" if args.mask else "cutout", background=parse_colour(args.bg),
-                                crop=args.crop, refine=not args.no_refine,
-                                people="main" if args.main_person else "all")
-    except OptionError as error:
+                                crop=args.crop, refine=not args.no_refine, people=args.people)
+    except CutoutError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    failed = (run_ray if args.engine == "ray" else run_local)(args, options)
+    if args.inputs == [STDIO]:
+        failed = pipe(args, options)
+    else:
+        failed = (run_ray if args.engine == "ray" else run_local)(args, options)
     return 2 if failed < 0 else (1 if failed else 0)
 
 

@@ -10,15 +10,15 @@ import numpy as np
 import simplejpeg
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
+from model.errors import CutoutError
+
 ORIENTATION = ExifTags.Base.Orientation
 # Formats we read; Pillow's plugins for anything else (EPS, PDF, ...) are never reached.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers MPO too
 
 
-class ImageError(ValueError):
+class ImageError(CutoutError):
     """An upload that cannot be turned into a photo; `status` is the HTTP status that fits."""
-
-    status = 400
 
 
 class UnreadableImage(ImageError):
@@ -58,10 +58,14 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         raise _unidentified(data) from None
     except (OSError, ValueError, SyntaxError) as error:
         raise UnreadableImage(f"the image could not be read ({error})") from None
-    width, height = image.size
+    check_pixels(*image.size, max_pixels)
+    return image
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """ImageTooLarge where a photo of `width` x `height` has more than `max_pixels` pixels."""
     if width * height > max_pixels:
         raise ImageTooLarge(f"the image has {width}x{height} pixels, more than the limit of {max_pixels:,}")
-    return image
 
 
 def _unidentified(data: bytes) -> ImageError:

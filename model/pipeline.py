@@ -13,6 +13,7 @@ from PIL import Image
 
 from model import compose
 from model.decode import decode
+from model.errors import CutoutError
 from model.png import encode_png
 from model.refine import guided_alpha
 from model.segmenter import Segmenter
@@ -33,7 +34,7 @@ _FALSE = ("0", "false", "off", "no")
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
 
-class OptionError(ValueError):
+class OptionError(CutoutError):
     """A bad option value; the message names the option and what it accepts."""
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
 import sys
+import threading
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +25,30 @@ DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input
 # (chosen on the validation split: model/MODEL_CARD.md, "Second look at large people").
 SECOND_LOOK_SIZE = 192
 SECOND_LOOK_SHARE = 0.3
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelId:
+    """Which model answers: the served file's name and its SHA-256 (hex)."""
+
+    file: str
+    sha256: str
+
+    @property
+    def short(self) -> str:
+        """The SHA-256's first 12 hex digits, enough to tell two files apart."""
+        return self.sha256[:12]
+
+    def __str__(self) -> str:
+        return f"{self.file} sha256:{self.short}"
+
+    @classmethod
+    def of(cls, path: Path) -> "ModelId":
+        """The identity of the model file at `path`."""
+        return cls(Path(path).name, litert.fingerprint(path))
+
+
+UNSAVED = ModelId("unsaved network", "")  # a Segmenter built around a network in memory, not from a file
 
 
 class ModelLoadError(RuntimeError):
@@ -85,10 +111,13 @@ class Segmenter:
     """A person-segmentation network that takes RGB uint8 photos of any size."""
 
     def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE,
-                 fast: litert.FastForward | None = None, loader: Callable[[], object] | None = None):
+                 fast: litert.FastForward | None = None, loader: Callable[[], object] | None = None,
+                 model_id: ModelId = UNSAVED):
         """`network` is the Keras network, or None with `loader` to load it on first use (where the fast
-        file serves, the process then never imports TensorFlow unless something asks for the network)."""
+        file serves, the process then never imports TensorFlow unless something asks for the network);
+        `model_id` names the file it came from."""
         self._network, self._loader = None, loader
+        self.model_id = model_id
         if network is not None:
             self._adopt(network)
         self.size = size
@@ -131,7 +160,7 @@ class Segmenter:
         False where the network's weights are to be changed, as training.calibrate does)."""
         path = Path(path)
         segmenter = cls(None, fixed_side(path) or size or DEFAULT_SIZE, second_look,
-                        loader=lambda: load_network(path))
+                        loader=lambda: load_network(path), model_id=ModelId.of(path))
         if fast and segmenter.device == "CPU":
             segmenter.fast = litert.load(path, segmenter.looks)
         if segmenter.fast is None:  # the Keras graph serves: load it now, so that a damaged file fails at start-up
@@ -233,7 +262,15 @@ def person_share(probability: np.ndarray, placement: Placement) -> float:
     return float(np.mean(photo_area(probability, placement) >= 0.5))
 
 
-@functools.lru_cache(maxsize=2)
+_loading = threading.Lock()  # two threads asking for a model at once load it once
+
+
 def get_segmenter(path: str) -> Segmenter:
-    """The process's one loaded copy of the model at `path` (loaded on first use)."""
+    """The process's one loaded copy of the model at `path` (loaded on first use, by one thread)."""
+    with _loading:
+        return _loaded(str(Path(path).resolve()))
+
+
+@functools.lru_cache(maxsize=2)
+def _loaded(path: str) -> Segmenter:
     return Segmenter.load(path)

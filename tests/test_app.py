@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 import time
@@ -12,6 +13,7 @@ from PIL import Image
 from skimage import data as skdata
 
 from app import create_app
+from model import SHIPPED_MODEL
 from tests.conftest import SMALL_PERSON, decode_png, encode, post_image as post
 
 
@@ -137,14 +139,27 @@ def test_health_and_readiness(segmenter):
     service.ready.clear()
     assert client.get("/readyz").status_code == 503
     service.ready.set()
-    assert client.get("/readyz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+
+
+def test_readiness_and_every_cutout_name_the_model(client, segmenter, astronaut_jpeg):
+    ready = client.get("/readyz").get_json()
+    sha = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()[:12]
+    assert ready["model"] == {"file": SHIPPED_MODEL.name, "sha256": sha, "engine": segmenter.engine,
+                              "device": segmenter.device}
+    assert ready["model"]["engine"] in ("LiteRT (XNNPACK)", "TensorFlow graph")
+    for options in ({}, {"output": "mask"}, {"format": "webp"}):
+        response = post(client, astronaut_jpeg, **options)
+        assert response.status_code == 200 and response.headers["X-Model"] == f"{SHIPPED_MODEL.name} sha256:{sha}"
+    assert "X-Model" not in post(client, b"not a photo").headers
 
 
 def test_readiness_waits_for_the_warm_up(segmenter):
     release = threading.Event()
 
     class SlowWarmUp:
-        device, size, engine = segmenter.device, segmenter.size, segmenter.engine
+        device, size, engine, model_id = segmenter.device, segmenter.size, segmenter.engine, segmenter.model_id
 
         def warm_up(self):
             release.wait(10)
@@ -178,7 +193,7 @@ def test_a_full_queue_gets_a_quick_503_with_retry_after(segmenter, astronaut_jpe
     gate = threading.Event()
 
     class Gated:  # the real segmenter, held at a gate: photos pile up as under load
-        device, size, engine = segmenter.device, segmenter.size, segmenter.engine
+        device, size, engine, model_id = segmenter.device, segmenter.size, segmenter.engine, segmenter.model_id
 
         def predict(self, rgb):
             gate.wait(30)

@@ -52,12 +52,13 @@ def test_main_person_clears_what_is_apart_from_her(tmp_path, two_people):
     photo = tmp_path / "two.png"
     photo.write_bytes(two_people)
     masks = {}
-    for name, extra in (("all", ()), ("main", ("--main-person",))):
+    for name, extra in (("all", ()), ("main", ("--main-person",)), ("people main", ("--people", "main"))):
         assert run_cli(str(photo), "-o", str(tmp_path / name), "--mask", *extra).returncode == 0
         with Image.open(tmp_path / name / "two.png") as image:
             masks[name] = np.asarray(image)
     assert (masks["all"][SMALL_PERSON] >= 128).mean() > 0.2 and masks["main"][SMALL_PERSON].max() == 0
     assert masks["main"][110, 225] == masks["all"][110, 225] > 200
+    assert np.array_equal(masks["people main"], masks["main"])
 
 
 def test_cutouts_keep_nothing_under_transparent_pixels(tmp_path, astronaut_jpeg):
@@ -69,3 +70,53 @@ def test_cutouts_keep_nothing_under_transparent_pixels(tmp_path, astronaut_jpeg)
             rgba = np.asarray(image)
         transparent = rgba[..., 3] == 0
         assert image.mode == "RGBA" and transparent.any() and rgba[transparent, :3].max() == 0, name
+
+
+def run_pipe(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "model", *args], cwd=ROOT, input=stdin, capture_output=True,
+                          timeout=300)
+
+
+def test_a_shell_pipe_reads_the_photo_and_writes_the_png(astronaut_jpeg, client):
+    from tests.conftest import decode_png, post_image
+
+    result = run_pipe("-", "-o", "-", stdin=astronaut_jpeg)
+    assert result.returncode == 0, result.stderr.decode()
+    piped = decode_png(result.stdout)
+    assert piped.mode == "RGBA" and piped.size == (512, 512)
+    assert np.array_equal(np.asarray(piped), np.asarray(decode_png(post_image(client, astronaut_jpeg).data)))
+    masked = run_pipe("-", "-o", "-", "--mask", "--people", "main", stdin=astronaut_jpeg)
+    assert masked.returncode == 0 and decode_png(masked.stdout).mode == "L"
+
+
+def test_a_pipe_to_a_file(astronaut_jpeg, tmp_path):
+    result = run_pipe("-", "-o", str(tmp_path / "cut.png"), "--bg", "#fff", stdin=astronaut_jpeg)
+    assert result.returncode == 0 and result.stdout == b""
+    with Image.open(tmp_path / "cut.png") as image:
+        assert image.mode == "RGB"
+
+
+def test_a_bad_photo_on_the_pipe_is_one_line_on_stderr_and_nothing_on_stdout(astronaut_jpeg):
+    for data in (b"", b"not a photo", astronaut_jpeg[:1000]):
+        result = run_pipe("-", "-o", "-", stdin=data)
+        assert result.returncode == 1 and result.stdout == b""
+        errors = [line for line in result.stderr.decode().splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and ("empty" in errors[0] or "not an image" in errors[0] or "damaged" in errors[0])
+
+
+def test_the_pipe_takes_no_other_input(tmp_path):
+    result = run_cli("-", str(tmp_path), "-o", "-")
+    assert result.returncode == 2 and "standard input" in result.stderr
+
+
+def test_version_names_the_model_and_what_runs_it():
+    import hashlib
+
+    from model import SHIPPED_MODEL
+
+    result = run_cli("--version")
+    sha = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()[:12]
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"{SHIPPED_MODEL.name} sha256:{sha}, LiteRT (XNNPACK) on the CPU"
+    missing = run_cli("--version", "--model", "/no/such.keras")
+    assert missing.returncode == 2 and missing.stderr.strip().startswith("error: model file /no/such.keras not found")

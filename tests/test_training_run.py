@@ -293,3 +293,35 @@ runpy.run_module("training.train", run_name="__main__")
     assert fast.engine == "LiteRT (XNNPACK)"
     canvas = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
     np.testing.assert_allclose(fast.forward(canvas), fast.graph_forward(canvas), atol=1e-4)
+
+
+SHARED_CCP = ROOT.parent / "shared" / "data" / "ccp"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # TensorFlow's notices that tf.lite moves to ai_edge_litert
+def test_a_model_one_epoch_from_random_weights_exports(tmp_path):
+    # A user's first model: one epoch on 40 ccp pairs at 64 px from random weights. Its fast file differs
+    # from the Keras graph by about 1.2e-4 in probability (larger logits than the shipped model's), which
+    # the old check (1e-4 on noise) refused; the alpha it serves is within one level.
+    if not SHARED_CCP.is_dir():
+        pytest.skip(f"{SHARED_CCP} is absent: the ccp photos are read from ../shared/data at test time")
+    root = tmp_path / "ccp40"
+    for folder in ("images", "masks"):
+        (root / folder).mkdir(parents=True)
+    for image in sorted((SHARED_CCP / "images").iterdir())[:40]:
+        (root / "images" / image.name).symlink_to(image)
+        (root / "masks" / f"{image.stem}.png").symlink_to(SHARED_CCP / "masks" / f"{image.stem}.png")
+    out = tmp_path / "run"
+    assert train.main(["--data", str(root), "--epochs", "1", "--image-size", "64", "--batch-size", "4",
+                       "--encoder-weights", "none", "--out", str(out), "--verbose", "0"]) == 0
+    served = tmp_path / "m.keras"
+    assert export.main([str(out), "--out", str(served)]) == 0
+    from model.litert import load
+    from model.segmenter import Segmenter
+    from training import litert
+
+    graph = Segmenter.load(served, fast=False)
+    fast = load(served, graph.looks)
+    levels = litert.check(fast, graph, np.asarray(keras.utils.load_img(litert.CHECK_PHOTO)))
+    assert set(levels) == set(graph.looks) and max(levels.values()) <= litert.ALPHA_LEVELS
+    assert Segmenter.load(served).engine == "LiteRT (XNNPACK)"

@@ -125,3 +125,16 @@ def test_the_packaged_teachers_find_the_astronaut(name):
     probability = member(skdata.astronaut())
     assert probability.shape == (512, 512) and probability[100:150, 200:250].mean() > 0.5
     assert probability[:, :40].mean() < probability[100:400, 150:350].mean()
+
+
+def test_an_unlabelled_data_root_is_labelled(tmp_path, student):
+    root, out = _root(tmp_path), tmp_path / "taught"
+    for mask in (root / "masks").iterdir():
+        mask.unlink()
+    (root / "masks").rmdir()  # ROOT/images/ alone: the commonest layout of photos to label
+    assert [item[0] for item in teach.photos_of([root])] == ["astronaut", "coffee"]
+    assert teach.teach([root], out, {"student": student}, min_agreement=0.0) == 2
+    soft = cv2.imread(str(out / "masks" / "astronaut.png"), cv2.IMREAD_GRAYSCALE)
+    assert soft.shape == (512, 512) and soft[100:150, 200:250].mean() > 200  # her face
+    assert teach.main([str(root), "--out", str(tmp_path / "cli"), "--members", "student"]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli" / "masks").iterdir()) == ["astronaut.png", "coffee.png"]

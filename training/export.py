@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"forward pass at {args.size}x{args.size}, batch 1: {forward_ms(model, args.size):.1f} ms "
           f"(median of {TIMING_RUNS})")
     fast = litert.write(args.out)
-    print(f"wrote {fast} ({fast.stat().st_size / 1e6:.1f} MB): the LiteRT forward pass, within "
-          f"{litert.TOLERANCE:g} of the Keras graph")
+    print(f"wrote {fast} ({fast.stat().st_size / 1e6:.1f} MB): the LiteRT forward pass, serving the Keras "
+          f"graph's alpha within {litert.ALPHA_LEVELS} level")
     return 0
 
 

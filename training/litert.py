@@ -3,7 +3,7 @@
 The network goes through a Keras export archive with one endpoint per input shape the service runs it
 at (`Segmenter.looks`: every canvas and the second look's square), uint8 in and the cast inside, and the
 LiteRT converter turns the archive into one float32 `.tflite` whose signatures share the weights. No
-quantisation: the same answers as the Keras file (checked here on real photos), only faster.
+quantisation: the same alpha as the Keras file (checked here on a real photo), only faster.
 """
 
 from __future__ import annotations
@@ -14,14 +14,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from model.litert import INPUT, OUTPUT, fast_path, fingerprint, load, signature, stamp_path
+from model.compose import to_alpha8
+from model.litert import INPUT, OUTPUT, FastForward, fast_path, fingerprint, load, signature, stamp_path
 from model.segmenter import Segmenter
 
-# The largest probability difference from the Keras graph that `write` accepts on a real photo: float32
-# kernels in another order (measured about 4e-6 on the shipped model).
-TOLERANCE = 1e-4
+# What `write` checks, because it is what a user sees: the served alpha (0-255) of the fast file is within
+# ALPHA_LEVELS of the Keras graph's on a real photo at every input shape. Float32 kernels summed in another
+# order differ by 4e-6 in probability on the shipped model and by 1.2e-4 on a model one epoch from random
+# weights (larger logits); one alpha level is 1/255 = 3.9e-3, and any difference at all can round a pixel to
+# the next level. The old bound, 1e-4 in probability on noise, refused such freshly trained models.
+ALPHA_LEVELS = 1
+CHECK_PHOTO = Path(__file__).resolve().parents[1] / "docs" / "astronaut.jpg"  # public domain (NASA)
 
 
 WEIGHTS = ("float32", "float16", "dynamic-int8")  # float32 is served; the others for bench.levers to compare
@@ -53,9 +59,9 @@ def convert(segmenter: Segmenter, shapes: list[tuple[int, int]] | None = None, w
         return converter.convert()
 
 
-def write(keras_path: Path) -> Path:
-    """Convert the model at `keras_path`, write `<model>.tflite` and its stamp, and check it against Keras
-    (on noise canvases of every shape; the tests compare the two on real photos)."""
+def write(keras_path: Path, photo: Path = CHECK_PHOTO) -> Path:
+    """Convert the model at `keras_path`, write `<model>.tflite` and its stamp, and check that it serves the
+    Keras graph's alpha (`check`) on `photo`; a RuntimeError where it does not."""
     keras_path = Path(keras_path)
     segmenter = Segmenter.load(keras_path, fast=False)
     path = fast_path(keras_path)
@@ -65,13 +71,23 @@ def write(keras_path: Path) -> Path:
     fast = load(keras_path, segmenter.looks)
     if fast is None:
         raise RuntimeError(f"the fast file {path} was written but does not load (see the log line above)")
-    rng = np.random.default_rng(0)
-    for shape in segmenter.looks:
-        batch = rng.integers(0, 256, (1, *shape, 3), dtype=np.uint8)
-        difference = float(np.abs(fast(batch) - segmenter.forward(batch)).max())
-        if difference > TOLERANCE:
-            raise RuntimeError(f"{path}: {signature(shape)} differs from the Keras graph by {difference:.2e}")
+    rgb = cv2.cvtColor(cv2.imread(str(photo), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    for shape, levels in check(fast, segmenter, rgb).items():
+        if levels > ALPHA_LEVELS:
+            raise RuntimeError(f"{path}: {signature(shape)} serves an alpha {levels} levels from the Keras graph's "
+                               f"on {photo.name} (at most {ALPHA_LEVELS} allowed)")
     return path
+
+
+def check(fast: FastForward, segmenter: Segmenter, rgb: np.ndarray) -> dict[tuple[int, int], int]:
+    """The largest difference in alpha levels (0-255) between the fast file and the Keras graph, per input
+    shape, on the photo `rgb` scaled to that shape."""
+    levels = {}
+    for height, width in segmenter.looks:
+        canvas = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)[None]
+        served, graph = to_alpha8(fast(canvas)[0]), to_alpha8(segmenter.forward(canvas)[0])
+        levels[(height, width)] = int(np.abs(served.astype(np.int16) - graph).max())
+    return levels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = write(args.model)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and {stamp_path(args.model)}; "
-          f"every signature within {TOLERANCE:g} of the Keras graph")
+          f"every signature serves the Keras graph's alpha within {ALPHA_LEVELS} level")
     return 0
 
 

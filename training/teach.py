@@ -1,6 +1,6 @@
 """Soft labels from a teacher ensemble: `python -m training.teach PHOTOS ... --out ROOT [--members ...]`.
 
-Each photo of the inputs (folders of photos, or data roots with `images/`) is cut out by every member,
+Each photo of the inputs (folders of photos, or data roots with `images/`, labelled or not) is cut out by every member,
 the members' person probabilities are averaged (a member that finds no one where two others find a
 person is left out of that photo's mean) into an 8-bit label: opaque or clear where the mean is above or
 below 0.5, the mean itself along the outline (`soft_label`); a person of a data root's own label that
@@ -186,13 +186,15 @@ def agreement(probabilities: list[np.ndarray]) -> float:
 
 
 def photos_of(inputs: list[Path]) -> list[tuple[str, Path, datalib.Pair | None]]:
-    """(id, photo, its pair or None) for every photo of the inputs: data roots (images/ + masks/) or folders."""
+    """(id, photo, its pair or None) for every photo of the inputs: labelled data roots (images/ + masks/),
+    unlabelled ones (images/ alone) or folders of photos."""
     found = []
     for source in inputs:
-        if (source / "images").is_dir():
+        if (source / "images").is_dir() and (source / "masks").is_dir():
             found += [(pair.id, pair.image_path, pair) for pair in datalib.find_pairs(source)]
         else:
-            found += [(path.stem, path, None) for path in sorted(source.iterdir())
+            folder = source / "images" if (source / "images").is_dir() else source
+            found += [(path.stem, path, None) for path in sorted(folder.iterdir())
                       if path.suffix.lower() in datalib.IMAGE_SUFFIXES]
     return found
 
