@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import statistics
 import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from app import create_app
+from bench.load import free_port, start_server
+from bench.measure import SIZES, photo, publish, summary, timed
 from model import SHIPPED_MODEL, compose
 from model.decode import decode
 from model.foreground import foreground
@@ -30,36 +29,6 @@ from model.letterbox import unletterbox
 from model.pipeline import PNG_COMPRESS_LEVEL, CutoutOptions, encode, render
 from model.refine import guided_alpha
 from model.segmenter import Segmenter
-
-SIZES = {"1MP": (1000, 1000), "12MP": (4000, 3000)}  # (width, height)
-
-
-def photo(width: int, height: int) -> bytes:
-    """scikit-image's astronaut (a public-domain photo of a person) scaled to width x height, as JPEG."""
-    from skimage import data
-
-    image = cv2.resize(data.astronaut(), (width, height), interpolation=cv2.INTER_CUBIC)
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue()
-
-
-def timed(function, repeats: int) -> list[float]:
-    """Seconds of each of `repeats` calls, after one warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
-    return {"median_s": statistics.median(times), "p95_s": p95, "runs": len(times)}
-
 
 def stages(segmenter: Segmenter, client, data: bytes, repeats: int) -> dict[str, dict[str, float]]:
     """Each stage of the pipeline on one photo, then the whole request and the floor."""
@@ -146,8 +115,6 @@ def main(argv: list[str] | None = None) -> int:
 def start_up(model: Path) -> tuple[dict[str, float], Segmenter]:
     """Seconds to load the model and to warm it up in this process, and from starting gunicorn to its
     first 200 on /readyz (imports, load and warm-up together); and the loaded, warm segmenter."""
-    from bench.load import free_port, start_server
-
     start = time.perf_counter()
     segmenter = Segmenter.load(model)
     loaded = time.perf_counter()
@@ -158,14 +125,6 @@ def start_up(model: Path) -> tuple[dict[str, float], Segmenter]:
     server.terminate()
     server.wait(30)
     return {"load_s": loaded - start, "warm_up_s": warm - loaded, "gunicorn_start_to_readyz_s": ready}, segmenter
-
-
-def publish(tables: str, report: dict, out: Path) -> None:
-    """Print the tables and write the report as JSON (every benchmark's last step)."""
-    print(tables)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten: {out}")
 
 
 def format_report(report: dict) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 from PIL import Image
 
-from bench.__main__ import publish
+from bench.measure import publish
 from model import SHIPPED_MODEL
 from model import __main__ as cli
 from model.pipeline import CutoutOptions

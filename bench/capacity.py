@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.__main__ import SIZES, photo, publish
+from bench.measure import SIZES, photo, publish
 from bench.levers import interleaved
 from model import SHIPPED_MODEL
 from model.decode import decode

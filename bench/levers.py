@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from bench.__main__ import SIZES, photo, publish, summary, timed
+from bench.measure import SIZES, photo, publish, summary, timed
 from model import SHIPPED_MODEL, compose, refine
 from model import foreground as foreground_module
 from model.decode import decode

@@ -22,6 +22,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from bench.measure import photo as scaled_photo
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -104,8 +106,6 @@ def gunicorn_master(server: subprocess.Popen) -> int:
 
 def photo(megapixels: float) -> bytes:
     """The benchmark's photo of a person at about `megapixels`, 4:3, as JPEG."""
-    from bench.__main__ import photo as scaled_photo
-
     height = int((megapixels * 1e6 * 3 / 4) ** 0.5)
     return scaled_photo(int(height * 4 / 3), height)
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from bench.__main__ import publish
+from bench.measure import publish
 from bench.load import free_port, gunicorn_master, multipart, post, start_server, worker_rss_mb
 
 SIDES = (100, 320, 640, 1000, 1600, 2400, 4000)  # longer side in pixels: 0.01 to 12 megapixels

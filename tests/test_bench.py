@@ -3,7 +3,8 @@
 import json
 
 from bench import levers
-from bench.__main__ import format_report, photo, stages
+from bench.__main__ import format_report, stages
+from bench.measure import photo
 from app import create_app
 
 

@@ -13,7 +13,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.__main__ import photo
+from bench.measure import photo
 from bench.load import gunicorn_master, multipart
 
 HEALTH_LIMIT_S = 3.0
