@@ -28,17 +28,17 @@ serve-proxy: $(VENV)/.serve  ## the production pair: nginx (from PATH) on $(HOST
 test: $(VENV)/.dev  ## install the test requirements and run every test
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.dev  ## stage-by-stage timings of a request (README: Performance)
+bench: $(VENV)/.dev  ## stage-by-stage timings of a request (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench
 
-levers: $(VENV)/.dev  ## each performance lever against its alternatives (README: Performance)
+levers: $(VENV)/.dev  ## each performance lever against its alternatives (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench.levers
 
-load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo, straight to gunicorn and through nginx (README: Performance)
+load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo, straight to gunicorn and through nginx (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12 --proxy
 
-soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100 (README: Performance)
+soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100 (docs/PERFORMANCE.md)
 	$(BIN)/python -m bench.soak
 
 teachers: | $(BIN)/python  ## the teacher ensemble of training.teach: onnxruntime, and the two teachers' wheels in .teachers/

@@ -31,7 +31,7 @@ def test_unreadable_photo_is_skipped_with_one_warning(tmp_path, caplog):
 
 
 def test_webp_photos_are_found_and_decoded(tmp_path):
-    # WebP: the compact form a data set takes to a GPU host (README, "On a GPU host").
+    # WebP: the compact form a data set takes to a GPU host (docs/TRAINING.md, "On a GPU host").
     root = write_root(tmp_path / "set", 2)
     jpeg = root / "images" / "s001.jpg"
     cv2.imwrite(str(jpeg.with_suffix(".webp")), cv2.imread(str(jpeg)), [cv2.IMWRITE_WEBP_QUALITY, 101])
