@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve serve-proxy test bench levers load soak teachers clean
+.PHONY: serve serve-proxy test bench levers load soak fuzz teachers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,15 @@ load: $(VENV)/.dev  ## 8 clients x 25 uploads of a 12 MP photo, straight to guni
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12
 	$(BIN)/python -m bench.load --clients 8 --requests 25 --megapixels 12 --proxy
 
-soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100 (docs/PERFORMANCE.md)
-	$(BIN)/python -m bench.soak
+SOAK_MINUTES ?=
+soak: $(VENV)/.dev  ## 2,000 varied requests through the proxy, worker memory every 100; SOAK_MINUTES=60: an hour with slow clients and bursts (docs/PERFORMANCE.md)
+	$(BIN)/python -m bench.soak $(if $(SOAK_MINUTES),--minutes $(SOAK_MINUTES) --out bench/results/soak-timed.json)
+
+FUZZ_SECONDS ?= 600
+FUZZ_DIR ?= ../runs/fuzz
+fuzz: $(VENV)/.dev  ## the coverage-guided fuzzer on the decoder, the options and a request, FUZZ_SECONDS each (docs/PERFORMANCE.md)
+	for target in decode options request; do \
+		$(BIN)/python -m tests.fuzz $$target --seconds $(FUZZ_SECONDS) --work $(FUZZ_DIR) || exit 1; done
 
 teachers: | $(BIN)/python  ## the teacher ensemble of training.teach: onnxruntime, and the two teachers' wheels in .teachers/
 	$(BIN)/pip install --quiet -r requirements-teach.txt

@@ -167,6 +167,12 @@ def _register_routes(app: Flask) -> None:
         return render_template("index.html", max_mb=app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024),
                                max_mp=app.config["MAX_PIXELS"] // 1_000_000)
 
+    description = (Path(app.static_folder) / "openapi.json").read_bytes()  # the API's OpenAPI 3 description
+
+    @app.get("/openapi.json")
+    def openapi():
+        return Response(description, mimetype="application/json")
+
     @app.get("/healthz")
     def healthz():
         return jsonify(status="ok")

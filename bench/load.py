@@ -9,6 +9,7 @@ restarts and the workers' resident memory after the first 10 requests and after 
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import socket
 import statistics
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import Counter
@@ -35,19 +37,56 @@ def multipart(data: bytes, name: str = "photo.jpg") -> tuple[bytes, str]:
     return head + data + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
-def post(url: str, body: bytes, content_type: str, timeout: float) -> tuple[int, float]:
+def post(url: str, body: bytes, content_type: str, timeout: float, source: str | None = None) -> tuple[int, float]:
     """(status, seconds) of one upload; status 0 for a connection failure."""
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    status, seconds, _ = post_from(url, body, content_type, timeout, source)
+    return status, seconds
+
+
+def post_from(url: str, body: bytes, content_type: str, timeout: float,
+              source: str | None = None) -> tuple[int, float, dict[str, str]]:
+    """(status, seconds, headers) of one upload sent from the loopback address `source` (127.0.0.2, say:
+    nginx then sees another client), or from the default address; status 0 for a connection failure."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout,
+                                            source_address=(source, 0) if source else None)
     start = time.perf_counter()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read()
-            status = response.status
-    except urllib.error.HTTPError as error:
-        status = error.code
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        status = 0
-    return status, time.perf_counter() - start
+        connection.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body=body,
+                           headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - start, dict(response.getheaders())
+    except (OSError, http.client.HTTPException):  # refused, reset, timed out
+        return 0, time.perf_counter() - start, {}
+    finally:
+        connection.close()
+
+
+def header_drip(address: tuple[str, int], stop: threading.Event) -> None:
+    """A slow loris: a request line, then one header line every 2 s, reconnecting whenever cut off."""
+    while not stop.is_set():
+        try:
+            with socket.create_connection(address, timeout=5) as sock:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
+                while not stop.wait(2.0):
+                    sock.sendall(b"X-Drip: 1\r\n")
+        except OSError:
+            stop.wait(0.2)
+
+
+def slow_body(address: tuple[str, int], stop: threading.Event, source: str) -> None:
+    """An upload from `source` that announces 2 MB and sends 1 KB a second, reconnecting whenever cut off."""
+    head = (b"POST /api/remove HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            b"Content-Length: 2097152\r\n\r\n")
+    while not stop.is_set():
+        try:
+            with socket.create_connection(address, timeout=5, source_address=(source, 0)) as sock:
+                sock.sendall(head)
+                while not stop.wait(1.0):
+                    sock.sendall(b"\0" * 1024)
+        except OSError:
+            stop.wait(0.2)
 
 
 def worker_rss_mb(master_pid: int) -> float:
@@ -120,9 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=1800, help="stop sending after this long")
     parser.add_argument("--timeout", type=float, default=300, help="per request")
     parser.add_argument("--proxy", action="store_true", help="through nginx in front of gunicorn (deploy/start.sh)")
+    parser.add_argument("--one-address", action="store_true",
+                        help="every client from 127.0.0.2: one user with many uploads in flight (by default each "
+                             "client has a loopback address of its own, as different users do)")
+    parser.add_argument("--photos-per-client", type=int, default=None,
+                        help="with --proxy: nginx's per-client limit (PHOTOS_PER_CLIENT; default: deploy/start.sh's)")
     args = parser.parse_args(argv)
     port = free_port()
-    server = start_server(port, proxy=args.proxy)
+    env = {"PHOTOS_PER_CLIENT": str(args.photos_per_client)} if args.photos_per_client else None
+    server = start_server(port, env, proxy=args.proxy)
     url = f"http://127.0.0.1:{port}/api/remove"
     body, content_type = multipart(photo(args.megapixels))
     try:
@@ -140,18 +185,19 @@ def run_load(args, master: int, url: str, body: bytes, content_type: str) -> int
     warm_rss: list[float] = []
     deadline = time.monotonic() + args.max_seconds
 
-    def client() -> None:
+    def client(index: int) -> None:
+        source = "127.0.0.2" if args.one_address else f"127.0.{10 + index // 250}.{1 + index % 250}"
         for _ in range(args.requests):
             if time.monotonic() > deadline:
                 return
-            outcome = post(url, body, content_type, args.timeout)
+            outcome = post(url, body, content_type, args.timeout, source)
             with lock:
                 results.append(outcome)
                 if len(results) == 10:
                     warm_rss.append(worker_rss_mb(master))
 
     start = time.perf_counter()
-    threads = [threading.Thread(target=client) for _ in range(args.clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -20,11 +20,17 @@ upload_kb=$(awk -v mb="$MAX_UPLOAD_MB" 'BEGIN { printf "%d", mb * 1024 }')
 # reach the socket: they run as the same user as gunicorn, as they do anyway for any other user.
 if [ "$(id -u)" = 0 ]; then user_line="user $(id -un) $(id -gn);"; else user_line="# workers run as $(id -un)"; fi
 read_timeout=$(awk -v s="$REQUEST_TIMEOUT_S" 'BEGIN { printf "%d", s + 15 }')
+# TRUSTED_PROXIES: the load balancers (addresses or CIDR ranges, space- or comma-separated) whose
+# X-Forwarded-For names the client for the per-client limit; empty: the peer is the client.
+real_ip="" proxies="${TRUSTED_PROXIES:-}"
+for proxy in ${proxies//,/ }; do real_ip+="    set_real_ip_from $proxy;\n"; done
+if [ -n "$real_ip" ]; then real_ip+="    real_ip_header X-Forwarded-For;\n    real_ip_recursive on;\n"; fi
 sed -e "s|@USER@|$user_line|" -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET|g" -e "s|@HOST@|$HOST|g" -e "s|@PORT@|$PORT|g" \
     -e "s|client_max_body_size @MAX_UPLOAD_MB@m|client_max_body_size ${upload_kb}k|" \
     -e "s|@MAX_UPLOAD_MB@|$MAX_UPLOAD_MB|g" -e "s|@READ_TIMEOUT_S@|$read_timeout|g" \
     -e "s|@HEADER_TIMEOUT_S@|${HEADER_TIMEOUT_S:-10}|g" -e "s|@BODY_TIMEOUT_S@|${BODY_TIMEOUT_S:-10}|g" \
-    -e "s|@RESTART_S@|${RESTART_S:-5}|g" deploy/nginx.conf > "$RUN_DIR/nginx.conf"
+    -e "s|@RESTART_S@|${RESTART_S:-5}|g" -e "s|@PHOTOS_PER_CLIENT@|${PHOTOS_PER_CLIENT:-3}|g" \
+    -e "s|@CLIENT_RETRY_S@|${CLIENT_RETRY_S:-1}|g" -e "s|^@REAL_IP@$|$real_ip|" deploy/nginx.conf > "$RUN_DIR/nginx.conf"
 "$NGINX" -t -q -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR"
 
 BIND="unix:$SOCKET" "$GUNICORN" -c gunicorn.conf.py wsgi:app &

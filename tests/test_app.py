@@ -220,3 +220,21 @@ def test_a_full_queue_gets_a_quick_503_with_retry_after(segmenter, astronaut_jpe
         thread.join(60)
     assert [answer.status_code for answer in answers] == [200, 200]
     assert post(app.test_client(), astronaut_jpeg).status_code == 200  # the queue is free again
+
+
+def test_the_openapi_description_covers_every_route_and_status(app, client):
+    served = client.get("/openapi.json")
+    assert served.status_code == 200 and served.mimetype == "application/json"
+    spec = served.get_json()
+    assert spec["openapi"].startswith("3.")
+    routes = {(rule.rule, method.lower()) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    described = {(path, method) for path, item in spec["paths"].items() for method in item}
+    assert described == routes
+    remove = spec["paths"]["/api/remove"]["post"]
+    assert set(remove["responses"]) == {"200", "400", "413", "415", "429", "503"}
+    from model.pipeline import FORMATS, OUTPUTS, PEOPLE
+
+    schemas = spec["components"]["schemas"]
+    assert (tuple(schemas["Output"]["enum"]), tuple(schemas["Format"]["enum"]), tuple(schemas["People"]["enum"])) == \
+        (OUTPUTS, FORMATS, PEOPLE)
