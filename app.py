@@ -194,6 +194,9 @@ def _register_routes(app: Flask) -> None:
             return _error(400, f"no file in the multipart field 'image' (fields received: {other})")
         if len(files) > 1:
             return _error(400, "send exactly one file in the field 'image'")
+        # A form field overrides the same query parameter, and every value given must be valid (schemathesis
+        # found a bad query value ignored where the form also had the option).
+        parse_options(request.args.to_dict())
         options = parse_options({**request.args.to_dict(), **request.form.to_dict()})
         service = _service()
         if not service.ready.wait(timeout=app.config["REQUEST_TIMEOUT_S"]):
@@ -230,7 +233,10 @@ def _register_errors(app: Flask) -> None:
         if error.code == 413:
             limit = app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
             return _error(413, f"the upload is larger than the limit of {limit:g} MB")
-        return _error(error.code or 500, error.description or error.name)
+        response, status = _error(error.code or 500, error.description or error.name)
+        if getattr(error, "valid_methods", None):  # a 405 names the methods the path takes (RFC 9110)
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 import warnings
 
 import numpy as np
@@ -13,6 +14,11 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from model.errors import CutoutError
 
 ORIENTATION = ExifTags.Base.Orientation
+# What Pillow's plugins raise on damaged or hostile bytes: beside OSError and ValueError, others that
+# tests/fuzz.py found (a TIFF whose strip offset is a float: TypeError, from ImageFile.load) and their kin.
+# Each means "this file is damaged": a 400, never a 500. MemoryError is not among them.
+DAMAGED = (OSError, ValueError, SyntaxError, EOFError, TypeError, IndexError, KeyError, ZeroDivisionError,
+           struct.error)
 # Formats we read; Pillow's plugins for anything else (EPS, PDF, ...) are never reached.
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")  # JPEG covers MPO too
 
@@ -56,8 +62,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         raise ImageTooLarge(f"the image declares more than {max_pixels:,} pixels") from None
     except UnidentifiedImageError:
         raise _unidentified(data) from None
-    except (OSError, ValueError, SyntaxError) as error:
-        raise UnreadableImage(f"the image could not be read ({error})") from None
+    except DAMAGED as error:
+        raise UnreadableImage(f"the image could not be read ({_reason(error)})") from None
     check_pixels(*image.size, max_pixels)
     return image
 
@@ -119,8 +125,13 @@ def to_rgb(image: Image.Image) -> np.ndarray:
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
         return np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise UnreadableImage(f"the image data is damaged or truncated ({error})") from None
+    except DAMAGED as error:
+        raise UnreadableImage(f"the image data is damaged or truncated ({_reason(error)})") from None
+
+
+def _reason(error: Exception) -> str:
+    """Pillow's message, on one line and short."""
+    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def _wide_to_rgb(pixels: np.ndarray) -> np.ndarray:

@@ -238,3 +238,10 @@ def test_the_openapi_description_covers_every_route_and_status(app, client):
     schemas = spec["components"]["schemas"]
     assert (tuple(schemas["Output"]["enum"]), tuple(schemas["Format"]["enum"]), tuple(schemas["People"]["enum"])) == \
         (OUTPUTS, FORMATS, PEOPLE)
+
+
+def test_a_bad_query_value_is_refused_even_where_the_form_has_the_option(client, astronaut_jpeg):
+    # Found by schemathesis (tests/test_openapi.py): ?refine=AAA was ignored beside the form's refine=true.
+    response = post(client, astronaut_jpeg, query="?refine=AAA", refine="true")
+    assert response.status_code == 400 and response.get_json()["error"] == "refine must be true or false, got 'aaa'"
+    assert post(client, astronaut_jpeg, query="?output=mask", output="cutout").mimetype == "image/png"

@@ -1,6 +1,7 @@
 """model.decode on real photos in awkward modes and on hostile files."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +74,19 @@ def test_jpeg_fast_path_gives_pillows_pixels_for_every_exif_orientation(astronau
     rgb = decode(data, LIMIT)
     assert rgb.flags.c_contiguous and rgb.shape == expected.shape
     np.testing.assert_array_equal(rgb, expected)
+
+
+FINDINGS = Path(__file__).resolve().parent / "data" / "fuzz"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FINDINGS.iterdir()))
+def test_what_the_fuzzer_found_is_a_clear_400(name, client):
+    # Each file is one that tests/fuzz.py found (its TARGET/crash-* output), kept as it was found.
+    data = (FINDINGS / name).read_bytes()
+    with pytest.raises(UnreadableImage) as raised:
+        decode(data, LIMIT)
+    assert "\n" not in str(raised.value)
+    from tests.conftest import post_image
+
+    response = post_image(client, data, name)
+    assert response.status_code == 400 and response.get_json()["error"] == str(raised.value)

@@ -87,7 +87,8 @@ def test_body_over_the_byte_limit(segmenter, astronaut_jpeg):
 
 
 def test_unknown_routes_and_methods_are_json(client):
-    assert client.get("/api/remove").status_code == 405
+    not_allowed = client.get("/api/remove")
+    assert not_allowed.status_code == 405 and "POST" in not_allowed.headers["Allow"]
     missing = client.get("/nowhere")
     assert missing.status_code == 404 and missing.get_json()["error"]
 
