@@ -1,7 +1,13 @@
 # The service for GPU hosts: `docker run --gpus all -p 8000:8000 person-bg-remover`.
 # nginx on $PORT in front of gunicorn on a unix socket (deploy/start.sh), both as a non-root user.
 # TensorFlow's CUDA libraries come from PyPI (tensorflow[and-cuda]); the host provides the driver.
-FROM python:3.11-slim
+# `make image` builds it with docker, podman or buildah. Build arguments, for testing the image where no
+# registry or GPU is at hand (tests/test_container.py): BASE, a stand-in base made by deploy/base-image.sh;
+# TENSORFLOW=cpu, the CPU wheel of requirements.txt instead of the CUDA wheels (several GB).
+ARG BASE=python:3.11-slim
+# hadolint ignore=DL3006
+FROM ${BASE}
+ARG TENSORFLOW=and-cuda
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -20,9 +26,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt .
-# The CPU wheel pinned in requirements.txt is swapped for the same version with CUDA.
-RUN sed 's/^tensorflow==\(.*\)$/tensorflow[and-cuda]==\1/' requirements.txt > requirements-gpu.txt \
-    && pip install --no-cache-dir -r requirements-gpu.txt \
+# The CPU wheel pinned in requirements.txt is swapped for the same version with CUDA (TENSORFLOW=and-cuda).
+RUN if [ "$TENSORFLOW" = and-cuda ]; then \
+        sed 's/^tensorflow==\(.*\)$/tensorflow[and-cuda]==\1/' requirements.txt > requirements-image.txt; \
+    else cp requirements.txt requirements-image.txt; fi \
+    && pip install --no-cache-dir -r requirements-image.txt \
     && useradd --create-home --uid 10001 app \
     && mkdir -p /run/bg-remover && chown 10001 /run/bg-remover
 

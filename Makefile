@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve serve-proxy test bench levers load soak fuzz teachers clean
+.PHONY: serve serve-proxy test bench levers load soak fuzz image base-image teachers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ FUZZ_DIR ?= ../runs/fuzz
 fuzz: $(VENV)/.dev  ## the coverage-guided fuzzer on the decoder, the options and a request, FUZZ_SECONDS each (docs/PERFORMANCE.md)
 	for target in decode options request; do \
 		$(BIN)/python -m tests.fuzz $$target --seconds $(FUZZ_SECONDS) --work $(FUZZ_DIR) || exit 1; done
+
+IMAGE ?= person-bg-remover
+image:  ## build the Dockerfile with docker, podman or buildah (BASE=..., TENSORFLOW=cpu: build arguments)
+	BASE=$(BASE) TENSORFLOW=$(TENSORFLOW) deploy/build-image.sh $(IMAGE)
+
+base-image:  ## a stand-in base from Debian's packages where no registry is reachable (for testing the image only)
+	deploy/base-image.sh
 
 teachers: | $(BIN)/python  ## the teacher ensemble of training.teach: onnxruntime, and the two teachers' wheels in .teachers/
 	$(BIN)/pip install --quiet -r requirements-teach.txt

@@ -2,7 +2,7 @@
 
 On the 12-megapixel photo of `python -m bench` (and the serving-size canvas for the network):
 - forward pass: the engines on every input shape at batch 1 and 4, interleaved: the LiteRT float32 file on
-  XNNPACK (served), TensorFlow's traced graph with a uint8 signature (served before), LiteRT with float16
+  XNNPACK (served), TensorFlow's traced graph with a uint8 signature (served on a GPU), LiteRT with float16
   and dynamic-range int8 weights (on the two squares), each with its largest probability difference from
   the traced graph on real photos; and the traced graph with TensorFlow's CPU settings (oneDNN off, one
   intra-op thread) in fresh processes;
@@ -65,7 +65,7 @@ def _row(name: str, function: Callable[[], object], repeats: int, **extra: float
 
 def forward_levers(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]:
     """The forward pass engines on every input shape at batch 1 and 4, interleaved round by round: the
-    LiteRT float32 file (served), TensorFlow's traced graph (served before it), and LiteRT with float16 or
+    LiteRT float32 file (served), TensorFlow's traced graph (served on a GPU), and LiteRT with float16 or
     dynamic-range int8 weights (converted here, on the serving square and the second look's square only);
     each with its largest probability difference from the traced graph on real photos."""
     from ai_edge_litert.interpreter import Interpreter
@@ -312,7 +312,7 @@ def encode_levers(rgba: np.ndarray, repeats: int) -> list[Row]:
                lambda level=level: _pillow_png(rgba, level)) for level in (1, 6)]
     filters = {"none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
                "up": cv2.IMWRITE_PNG_FILTER_UP, "paeth": cv2.IMWRITE_PNG_FILTER_PAETH}
-    cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}" + (" (served before)" if name == "up" else ""),
+    cases += [(f"OpenCV PNG level {PNG_COMPRESS_LEVEL}, filter {name}",
                lambda f=f: _opencv_png(rgba, f)) for name, f in filters.items()]
     cases += [
         ("imagecodecs png_encode (libpng) level 1, filter up", lambda: imagecodecs.png_encode(rgba, level=1, filter=32)),
@@ -355,7 +355,7 @@ def decode_levers(data: bytes, shape: tuple[int, int], repeats: int) -> list[Row
     reference = _pillow_pixels(data)
     decoders: list[tuple[str, Callable[[], np.ndarray]]] = [
         ("model.decode: Pillow header + EXIF, simplejpeg pixels (served)", lambda: decode(data, 10**9)),
-        ("Pillow decode + exif_transpose + asarray (served before)", lambda: _pillow_pixels(data)),
+        ("Pillow decode + exif_transpose + asarray", lambda: _pillow_pixels(data)),
         ("simplejpeg alone", lambda: simplejpeg.decode_jpeg(data)),
         ("imagecodecs jpeg8_decode (libjpeg-turbo)", lambda: imagecodecs.jpeg8_decode(data)),
         ("pyvips jpegload", lambda: _vips_pixels(data)),
