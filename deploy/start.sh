@@ -31,11 +31,14 @@ sed -e "s|@USER@|$user_line|" -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@SOCKET@|$SOCKET
     -e "s|@HEADER_TIMEOUT_S@|${HEADER_TIMEOUT_S:-10}|g" -e "s|@BODY_TIMEOUT_S@|${BODY_TIMEOUT_S:-10}|g" \
     -e "s|@RESTART_S@|${RESTART_S:-5}|g" -e "s|@PHOTOS_PER_CLIENT@|${PHOTOS_PER_CLIENT:-3}|g" \
     -e "s|@CLIENT_RETRY_S@|${CLIENT_RETRY_S:-1}|g" -e "s|^@REAL_IP@$|$real_ip|" deploy/nginx.conf > "$RUN_DIR/nginx.conf"
-"$NGINX" -t -q -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR"
+# nginx writes its access log to /dev/stderr, which it opens anew: as a non-root user (the container's
+# 10001) it may not open the runtime's stderr, a pipe that root owns (open() fails with EACCES). So its
+# stderr is a pipe of this script's own, copied to ours.
+"$NGINX" -t -q -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" 2> >(cat >&2)
 
 BIND="unix:$SOCKET" "$GUNICORN" -c gunicorn.conf.py wsgi:app &
 gunicorn_pid=$!
-"$NGINX" -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" &
+"$NGINX" -c "$RUN_DIR/nginx.conf" -p "$RUN_DIR" 2> >(cat >&2) &
 nginx_pid=$!
 
 drain() {
