@@ -44,7 +44,7 @@ class Cutout:
     @property
     def mode(self) -> str:
         """The PIL mode of the picture: "RGBA", "RGB" or "L"."""
-        return {4: "RGBA", 3: "RGB"}.get(self.pixels.shape[-1], "L") if self.pixels.ndim == 3 else "L"
+        return "L" if self.pixels.ndim == 2 else {3: "RGB", 4: "RGBA"}[self.pixels.shape[2]]
 
     @property
     def size(self) -> tuple[int, int]:

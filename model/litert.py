@@ -71,8 +71,10 @@ class FastForward:
             return np.stack([runner(**{INPUT: canvas[None]})[OUTPUT][0, ..., 0] for canvas in batch])
 
 
-def load(keras_path: Path, shapes: list[tuple[int, int]], threads: int | None = None) -> FastForward | None:
-    """The fast forward pass of `keras_path` for `shapes`, or None (with one log line saying why)."""
+def load(keras_path: Path, shapes: list[tuple[int, int]], threads: int | None = None,
+         sha256: str | None = None) -> FastForward | None:
+    """The fast forward pass of `keras_path` for `shapes`, or None (with one log line saying why); `sha256`:
+    the Keras file's, where the caller has it already (read otherwise)."""
     path, stamp = fast_path(keras_path), stamp_path(keras_path)
     fallback = f"serving with the Keras graph instead (slower); write it with python -m training.litert {keras_path}"
     if not path.is_file() or not stamp.is_file():
@@ -84,7 +86,7 @@ def load(keras_path: Path, shapes: list[tuple[int, int]], threads: int | None = 
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("fast LiteRT stamp %s unreadable (%s): %s", stamp, error, fallback)
         return None
-    if made_from != fingerprint(keras_path):
+    if made_from != (sha256 or fingerprint(keras_path)):
         log.warning("fast LiteRT file %s is stale (made from another %s): %s", path, Path(keras_path).name, fallback)
         return None
     missing = [shape for shape in shapes if shape not in held]

@@ -162,7 +162,7 @@ class Segmenter:
         segmenter = cls(None, fixed_side(path) or size or DEFAULT_SIZE, second_look,
                         loader=lambda: load_network(path), model_id=ModelId.of(path))
         if fast and segmenter.device == "CPU":
-            segmenter.fast = litert.load(path, segmenter.looks)
+            segmenter.fast = litert.load(path, segmenter.looks, sha256=segmenter.model_id.sha256)
         if segmenter.fast is None:  # the Keras graph serves: load it now, so that a damaged file fails at start-up
             segmenter._adopt(load_network(path))
         log.info("loaded %s on the %s, forward pass by %s, canvases of about %dx%d at the photo's aspect, "
