@@ -184,7 +184,7 @@ def _register_routes(app: Flask) -> None:
         segmenter = _service().segmenter
         return jsonify(status="ready", device=segmenter.device, model={
             "file": segmenter.model_id.file, "sha256": segmenter.model_id.short, "engine": segmenter.engine,
-            "device": segmenter.device})
+            "device": segmenter.device, "outputs": list(segmenter.outputs)})
 
     @app.post("/api/remove")
     def remove():

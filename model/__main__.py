@@ -1,4 +1,4 @@
-"""Command line: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--people all|main]
+"""Command line: `python -m model INPUT... -o OUTDIR [--mask] [--bg COLOR] [--crop] [--people subject|all|main]
 [--no-refine] [--engine local|ray]`; a shell pipe: `python -m model - -o - < photo.jpg > cutout.png`;
 `python -m model --version` names the model and what runs it."""
 
@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--crop", action="store_true", help="crop to the person plus a margin")
     parser.add_argument("--no-refine", action="store_true", help="skip the edge refinement")
     parser.add_argument("--people", choices=PEOPLE, default=PEOPLE[0],
-                        help="all: everyone the network finds; main: only the largest person, not passers-by")
+                        help="subject: the people the photo is about (the performer, not the audience); all: every "
+                             "person; main: only the largest region of the subject")
     parser.add_argument("--main-person", action="store_const", const="main", dest="people", help="--people main")
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="a saved .keras model")
     parser.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -81,7 +82,7 @@ def run(files: list[Path], out: Path, segmenter: Segmenter, options: CutoutOptio
             except (ImageError, OSError) as error:
                 failed += 1
                 print(f"[{index}/{len(files)}] {path}: skipped: {error}", file=sys.stderr)
-        probabilities = segmenter.predict_batch([rgb for _, _, rgb in decoded])
+        probabilities = segmenter.predict_batch([rgb for _, _, rgb in decoded], options.network_output)
         for (index, path, rgb), probability in zip(decoded, probabilities):
             target = out / f"{path.stem}.png"
             try:
@@ -108,7 +109,7 @@ def version(args: argparse.Namespace) -> int:
     segmenter = load(args.model)
     if segmenter is None:
         return -1
-    print(f"{segmenter.model_id}, {segmenter.engine} on the {segmenter.device}")
+    print(f"{segmenter.model_id}, {segmenter.engine} on the {segmenter.device}, outputs: {', '.join(segmenter.outputs)}")
     return 0
 
 
@@ -123,7 +124,7 @@ def pipe(args: argparse.Namespace, options: CutoutOptions) -> int:
     except ImageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    picture = output_bytes(rgb, segmenter.predict(rgb), options)
+    picture = output_bytes(rgb, segmenter.predict(rgb, options.network_output), options)
     if args.out == STDIO:
         sys.stdout.buffer.write(picture)
         sys.stdout.buffer.flush()

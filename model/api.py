@@ -73,14 +73,15 @@ class Cutout:
         path.write_bytes(self.webp() if path.suffix.lower() == ".webp" else self.png())
 
 
-def remove(photo: Photo, *, people: str = "all", background: Colour = None, crop: bool = False, mask: bool = False,
+def remove(photo: Photo, *, people: str = PEOPLE[0], background: Colour = None, crop: bool = False, mask: bool = False,
            refine: bool = True, model: str | os.PathLike | None = None, max_pixels: int = MAX_PIXELS) -> Cutout:
     """Cut the people out of `photo`.
 
     Args:
         photo: encoded image bytes (JPEG, PNG, WebP, BMP, TIFF, GIF), a path to such a file, a PIL image,
             or an RGB uint8 array (H, W, 3).
-        people: "all" (everyone the network finds) or "main" (only the largest person).
+        people: "subject" (the people the photo is about: the performer, not the audience), "all" (every
+            person) or "main" (only the largest region of the subject).
         background: fill the background with this colour ("#ffffff", "fff" or (255, 255, 255)).
         crop: crop to the people plus a margin.
         mask: return the alpha as a grey picture instead of the cutout.
@@ -97,7 +98,7 @@ def remove(photo: Photo, *, people: str = "all", background: Colour = None, crop
                             refine=refine, people=parse_choice("people", people, PEOPLE))
     rgb = to_pixels(photo, max_pixels)
     segmenter = get_segmenter(str(model or SHIPPED_MODEL))
-    alpha = alpha_from(rgb, segmenter.predict(rgb), options.refine)
+    alpha = alpha_from(rgb, segmenter.predict(rgb, options.network_output), options.refine)
     return Cutout(render(rgb, alpha, options), segmenter.model_id)
 
 

@@ -65,10 +65,10 @@ class FastForward:
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 canvases of one held shape -> (N, H, W) float32 probabilities."""
+        """(N, H, W, 3) uint8 canvases of one held shape -> (N, H, W, outputs) float32 probabilities."""
         runner = self._runners[tuple(batch.shape[1:3])]
         with self._lock:
-            return np.stack([runner(**{INPUT: canvas[None]})[OUTPUT][0, ..., 0] for canvas in batch])
+            return np.stack([runner(**{INPUT: canvas[None]})[OUTPUT][0] for canvas in batch])
 
 
 def load(keras_path: Path, shapes: list[tuple[int, int]], threads: int | None = None,

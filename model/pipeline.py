@@ -16,12 +16,14 @@ from model.decode import decode
 from model.errors import CutoutError
 from model.png import encode_png
 from model.refine import guided_alpha
-from model.segmenter import Segmenter
+from model.segmenter import EVERYONE, SUBJECT, Segmenter
 from model.subject import main_person
 
 # The accepted values of each choice option, its default first.
 OUTPUTS = ("cutout", "mask")
-PEOPLE = ("all", "main")
+# "subject": the people the photo is about (the network's subject output); "all": every person (its everyone
+# output); "main": the largest region of the subject. A one-output network answers all three with its one.
+PEOPLE = ("subject", "all", "main")
 FORMATS = ("png", "webp")
 PNG_COMPRESS_LEVEL = 1  # deflate level 1: about 4x faster than the usual 6 for ~28% larger files (bench.levers)
 # Lossless WebP at its fastest effort: lossy WebP smears the person's colours into fully transparent blocks
@@ -47,7 +49,12 @@ class CutoutOptions:
     crop: bool = False  # crop to the person's bounding box plus a margin
     refine: bool = True  # sharpen the edge along the photo's edges
     format: str = "png"  # "png" or "webp" (both lossless)
-    people: str = "all"  # "all": everyone the network finds; "main": only the largest person (model.subject)
+    people: str = "subject"  # "subject", "all" (everyone) or "main" (the largest subject region): PEOPLE
+
+    @property
+    def network_output(self) -> str:
+        """The network's output these options read: everyone's for people=all, else the subject's."""
+        return output_of(self.people)
 
     @property
     def mimetype(self) -> str:
@@ -98,9 +105,14 @@ def parse_colour(text: str) -> tuple[int, int, int] | None:
     return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
 
 
-def alpha_for(segmenter: Segmenter, rgb: np.ndarray, refine: bool) -> np.ndarray:
-    """The person's alpha (H, W) uint8 at the photo's resolution."""
-    return alpha_from(rgb, segmenter.predict(rgb), refine)
+def output_of(people: str) -> str:
+    """The network output (model.segmenter.OUTPUTS) that a `people` choice reads."""
+    return EVERYONE if people == "all" else SUBJECT
+
+
+def alpha_for(segmenter: Segmenter, rgb: np.ndarray, refine: bool, people: str = PEOPLE[0]) -> np.ndarray:
+    """The alpha (H, W) uint8 at the photo's resolution of the network output `people` reads."""
+    return alpha_from(rgb, segmenter.predict(rgb, output_of(people)), refine)
 
 
 def alpha_from(rgb: np.ndarray, probability: np.ndarray, refine: bool) -> np.ndarray:
@@ -148,4 +160,5 @@ class Result(typing.NamedTuple):
 def remove_background(data: bytes, segmenter: Segmenter, options: CutoutOptions, max_pixels: int) -> Result:
     """Upload bytes -> encoded output picture; raises ImageError for a bad upload."""
     rgb = decode(data, max_pixels)
-    return Result(output_bytes(rgb, segmenter.predict(rgb), options), rgb.shape[1], rgb.shape[0])
+    return Result(output_bytes(rgb, segmenter.predict(rgb, options.network_output), options),
+                  rgb.shape[1], rgb.shape[0])

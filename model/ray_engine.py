@@ -134,17 +134,18 @@ def model_files(keras_path: Path) -> dict[str, bytes]:
 class _Network:
     """Actor: loads the model once, then runs the network over batches of canvases."""
 
-    def __init__(self, model_files: dict[str, bytes]):
+    def __init__(self, model_files: dict[str, bytes], output: str):
         # The model (and its fast LiteRT file, model.litert) travels as bytes, so that no node needs the
         # files at the driver's path.
         with tempfile.TemporaryDirectory() as folder:
             for name, content in model_files.items():
                 (Path(folder) / name).write_bytes(content)
             self.segmenter = Segmenter.load(Path(folder) / "model.keras")
+        self.output = output  # the network output the job's `people` option reads
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         placements = [Placement(*placement) for placement in batch["placement"]]
-        probability = self.segmenter.look(list(batch["canvas"]), placements)
+        probability = self.segmenter.look(list(batch["canvas"]), placements, self.output)
         return {"source": batch["source"], "placement": batch["placement"], "error": batch["error"],
                 "probability": _ragged(probability)}
 
@@ -197,7 +198,8 @@ def run(photos: list[str], out: str, job: RayJob) -> list[Outcome]:
     rows = (dataset
             .map_batches(_prepare, fn_kwargs={"size": size, "max_pixels": job.max_pixels},
                          batch_size=job.batch_size, batch_format="numpy")
-            .map_batches(_Network, fn_constructor_args=(model_files(job.model),), batch_size=job.batch_size,
+            .map_batches(_Network, fn_constructor_args=(model_files(job.model), job.options.network_output),
+                         batch_size=job.batch_size,
                          batch_format="numpy", concurrency=workers, num_gpus=gpus)
             .map_batches(_finish, fn_kwargs={"out": out, "options": job.options, "max_pixels": job.max_pixels},
                          batch_size=job.batch_size, batch_format="numpy")

@@ -1,4 +1,8 @@
-"""The loaded network behind one interface: `Segmenter.predict(rgb) -> person probability`."""
+"""The loaded network behind one interface: `Segmenter.predict(rgb, output) -> person probability`.
+
+A network has one output (a person probability) or two (`OUTPUTS`: the subject, the people the photo is
+about, and everyone, every person). `output` picks one; a one-output network answers both with its one.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,14 @@ DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input
 # (chosen on the validation split: model/MODEL_CARD.md, "Second look at large people").
 SECOND_LOOK_SIZE = 192
 SECOND_LOOK_SHARE = 0.3
+OUTPUTS = ("subject", "everyone")  # a two-output network's channels, in order (training.deeplab)
+SUBJECT, EVERYONE = OUTPUTS
+
+
+def channel(probabilities: np.ndarray, output: str) -> np.ndarray:
+    """One output of the network's (..., channels) probabilities: `output`'s channel, or the only one."""
+    index = OUTPUTS.index(output)
+    return probabilities[..., min(index, probabilities.shape[-1] - 1)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +143,7 @@ class Segmenter:
         # The LiteRT file's signatures where it holds the shape (model.litert): the same probabilities, faster.
         # On a GPU the traced graph runs there instead.
         self.fast = fast if self.device == "CPU" else None
+        self._outputs: tuple[str, ...] | None = None
 
     @property
     def network(self):
@@ -179,32 +192,48 @@ class Segmenter:
         """Run the forward pass once at every input shape, so that no request pays for graph tracing (or,
         on LiteRT, for XNNPACK's first call)."""
         for height, width in self.looks:
-            self.forward(np.zeros((1, height, width, 3), dtype=np.uint8))
+            probabilities = self.forward_all(np.zeros((1, height, width, 3), dtype=np.uint8))
+        self._outputs = OUTPUTS if probabilities.shape[-1] == len(OUTPUTS) else ("person",)
 
-    def forward(self, batch: np.ndarray) -> np.ndarray:
-        """The bare network on a batch of RGB uint8 canvases of one shape (N, H, W, 3); returns (N, H, W) float32."""
+    def forward(self, batch: np.ndarray, output: str = SUBJECT) -> np.ndarray:
+        """The bare network on a batch of RGB uint8 canvases of one shape (N, H, W, 3); returns `output`'s
+        probabilities (N, H, W) float32."""
+        return channel(self.forward_all(batch), output)
+
+    def forward_all(self, batch: np.ndarray) -> np.ndarray:
+        """Every output of the network on a batch of canvases: (N, H, W, outputs) float32."""
         shape = batch.shape[1:3]
         if self.fast is not None and shape in self.fast.shapes:
             return self.fast(np.asarray(batch, dtype=np.uint8))
         return self.graph_forward(batch)
 
     def graph_forward(self, batch: np.ndarray) -> np.ndarray:
-        """`forward` by TensorFlow's traced graph of the Keras network, whatever the fast file holds."""
+        """`forward_all` by TensorFlow's traced graph of the Keras network, whatever the fast file holds."""
         shape = batch.shape[1:3]
         if shape not in self._graphs:
             self._graphs[shape] = _traced(self.network, shape)
         return self._graphs[shape](batch)
 
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The outputs the network tells apart: `OUTPUTS`, or ("person",) for a one-output network (which
+        answers every `output` with its one)."""
+        if self._outputs is None:
+            probabilities = self.forward_all(np.zeros((1, *self.shapes[0], 3), np.uint8))
+            self._outputs = OUTPUTS if probabilities.shape[-1] == len(OUTPUTS) else ("person",)
+        return self._outputs
+
     def canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, Placement]:
         """The photo fitted, without stretching, into the canvas shape nearest its aspect."""
         return fit(rgb, self.shapes)
 
-    def look(self, canvases: Sequence[np.ndarray], placements: Sequence[Placement]) -> list[np.ndarray]:
-        """The person probability on each canvas (H, W), with the second look at large people: where the first
+    def look(self, canvases: Sequence[np.ndarray], placements: Sequence[Placement],
+             output: str = SUBJECT) -> list[np.ndarray]:
+        """`output`'s probability on each canvas (H, W), with the second look at large people: where the first
         look marks more than SECOND_LOOK_SHARE of a photo, the mean of it and the network's probability on
         the photo's part of the canvas scaled to the second look's square. Canvases of one shape share a
         forward pass."""
-        probabilities = self._first_look(canvases)
+        probabilities = [channel(p, output) for p in self._first_look(canvases)]
         if not self.second_look:
             return probabilities
         large = [i for i, placement in enumerate(placements)
@@ -212,44 +241,44 @@ class Segmenter:
         if not large:
             return probabilities
         smaller = [letterbox(photo_area(canvases[i], placements[i]), self.second_look) for i in large]
-        seconds = self.forward(np.stack([canvas for canvas, _ in smaller]))
+        seconds = self.forward(np.stack([canvas for canvas, _ in smaller]), output)
         for i, second, (_, placement) in zip(large, seconds, smaller):
             area = photo_area(probabilities[i], placements[i])
             area[...] = (area + unletterbox(second, placement)) / 2.0
         return probabilities
 
     def _first_look(self, canvases: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The network on every canvas, one forward pass per canvas shape, in the canvases' order."""
+        """The network on every canvas (H, W, outputs), one forward pass per canvas shape, in the canvases' order."""
         probabilities: list[np.ndarray] = [np.empty(0, np.float32)] * len(canvases)
         by_shape: dict[tuple[int, int], list[int]] = {}
         for i, canvas in enumerate(canvases):
             by_shape.setdefault(canvas.shape[:2], []).append(i)
         for indices in by_shape.values():
-            for i, probability in zip(indices, self.forward(np.stack([canvases[i] for i in indices]))):
+            for i, probability in zip(indices, self.forward_all(np.stack([canvases[i] for i in indices]))):
                 probabilities[i] = probability
         return probabilities
 
-    def predict(self, rgb: np.ndarray) -> np.ndarray:
-        """Person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
-        return self.predict_batch([rgb])[0]
+    def predict(self, rgb: np.ndarray, output: str = SUBJECT) -> np.ndarray:
+        """`output`'s person probability (H, W) float32 in 0..1 for an RGB uint8 photo (H, W, 3)."""
+        return self.predict_batch([rgb], output)[0]
 
-    def predict_batch(self, photos: list[np.ndarray]) -> list[np.ndarray]:
+    def predict_batch(self, photos: list[np.ndarray], output: str = SUBJECT) -> list[np.ndarray]:
         """`predict` for several photos of any sizes, with one forward pass per canvas shape among them."""
         if not photos:
             return []
         canvases, placements = zip(*(self.canvas(rgb) for rgb in photos))
         return [unletterbox(probability, placement)
-                for probability, placement in zip(self.look(canvases, placements), placements)]
+                for probability, placement in zip(self.look(canvases, placements, output), placements)]
 
 
 def _traced(network, shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
     """The network as one traced graph for uint8 batches (N, height, width, 3), the cast to float inside;
-    the function returns the probabilities (N, height, width) float32."""
+    the function returns the probabilities (N, height, width, outputs) float32."""
     import tensorflow as tf
 
     graph = tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
                         input_signature=[tf.TensorSpec((None, *shape, 3), tf.uint8)])
-    return lambda batch: graph(np.asarray(batch, dtype=np.uint8)).numpy()[..., 0]
+    return lambda batch: graph(np.asarray(batch, dtype=np.uint8)).numpy()
 
 
 def photo_area(canvas: np.ndarray, placement: Placement) -> np.ndarray:

@@ -47,7 +47,7 @@
     data.append("image", photo, photo.name || "pasted.png");
     if (background.value === "colour") data.append("bg", colour.value);
     if (document.getElementById("crop").checked) data.append("crop", "true");
-    if (document.getElementById("people").checked) data.append("people", "main");
+    data.append("people", document.getElementById("people").value);
     if (document.getElementById("mask").checked) data.append("output", "mask");
     data.append("refine", document.getElementById("refine").checked ? "true" : "false");
     return data;

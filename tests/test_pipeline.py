@@ -11,7 +11,7 @@ from PIL import Image
 from model import compose
 from model.letterbox import canvas_shapes, fit, letterbox, nearest_shape, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
-from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, guided_alpha, window_radius
+from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, decisive, guided_alpha, window_radius
 from model.subject import JOIN_SHARE, main_person
 
 
@@ -28,8 +28,11 @@ def test_options_defaults_and_errors():
     with pytest.raises(OptionError, match="crop must be true or false, got 'maybe'"):
         parse_options({"crop": "maybe"})
     assert parse_options({"people": "Main"}) == CutoutOptions(people="main")
-    with pytest.raises(OptionError, match="people must be one of all, main, got 'some'"):
+    with pytest.raises(OptionError, match="people must be one of subject, all, main, got 'some'"):
         parse_options({"people": "some"})
+    assert CutoutOptions().people == "subject" and CutoutOptions().network_output == "subject"
+    assert CutoutOptions(people="all").network_output == "everyone"
+    assert CutoutOptions(people="main").network_output == "subject"
 
 
 def test_main_person_keeps_the_largest_person_and_what_is_close_to_it():
@@ -111,7 +114,9 @@ def test_refinement_is_the_same_at_any_photo_size():
     coarse[150:, 120:400] = 1.0
     coarse = cv2.GaussianBlur(coarse, (0, 0), 8)
     half = lambda a: cv2.resize(a, (256, 256), interpolation=cv2.INTER_AREA)
-    difference = np.abs(half(guided_alpha(photo, coarse)) - guided_alpha(half(photo), half(coarse)))
+    # The filter alone (decisive alpha off): its window is what scales with the photo.
+    difference = np.abs(half(guided_alpha(photo, coarse, decide_share=None))
+                        - guided_alpha(half(photo), half(coarse), decide_share=None))
     assert float(difference.mean()) < 0.003 and float(np.percentile(difference, 99)) < 0.03  # a fixed radius: 0.015, 0.12
     assert window_radius(WORK_SIDE) == RADIUS and window_radius(WORK_SIDE // 4) == RADIUS // 4
 
@@ -133,6 +138,25 @@ def test_refinement_keeps_small_people():
     corner = (slice(295, 310), slice(195, 210))  # the large person's corner: averaged, not kept
     assert alpha[corner].mean() < probability[corner].mean() - 0.05
     assert alpha[100:108, 1800:1808].max() < 0.3  # the speck: averaged away
+
+
+@pytest.mark.parametrize("shape", [(400, 600), (3000, 4000)])
+def test_decisive_alpha_leaves_no_ghost_away_from_the_outline_and_keeps_the_soft_edge(shape):
+    height, width = shape
+    alpha = np.zeros(shape, np.float32)
+    alpha[height // 4:3 * height // 4, width // 3:2 * width // 3] = 1.0
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, height / 400))  # a soft outline, as hair or motion blur
+    ghost = (slice(height // 20, height // 6), slice(3 * width // 4, 9 * width // 10))  # a flag, half-sure
+    faint, firm = alpha.copy(), alpha.copy()
+    faint[ghost], firm[ghost] = 0.35, 0.65
+    edge_row, edge = height // 2, slice(width // 3 - 3, width // 3 + 3)
+    for before, inside in ((faint, 0.0), (firm, 1.0)):
+        after = decisive(before.copy())
+        margin = round(0.02 * np.hypot(height, width))  # beyond the band along the ghost's own outline
+        assert np.all(after[ghost][margin:-margin, margin:-margin] == inside), "opaque or gone, never a ghost"
+        np.testing.assert_array_equal(after[edge_row, edge], before[edge_row, edge])  # the soft edge stays
+        np.testing.assert_array_equal(after >= 0.5, before >= 0.5)  # thresholded, nothing changes
+        assert np.all(after[height // 2, width // 2 - 5:width // 2 + 5] == 1.0)
 
 
 def test_person_box_and_crop():

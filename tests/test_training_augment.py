@@ -219,7 +219,12 @@ def test_the_audience_is_out_of_focus():
 
 def test_the_crowd_covers_the_frame():
     backdrop = augment.crowd([_green_person(), _green_person(30)], 64, np.random.default_rng(0))
-    assert backdrop.shape == (64, 64, 3) and np.all(backdrop.max(axis=-1) > 20)
+    assert backdrop.shape == (64, 64, 4) and np.all(backdrop[..., :3].max(axis=-1) > 20)
+    large = augment.crowd([_green_person(), _green_person(30)], 256, np.random.default_rng(0))
+    green = large[..., 1] - large[..., 0] > 150  # the people's middles, where the blur leaves them green
+    grey = large[..., 1] - large[..., 0] < 10
+    assert green.any() and np.mean(large[..., 3][green] >= 0.5) > 0.9, "its people carry their label along"
+    assert np.mean(large[..., 3][grey] < 0.5) > 0.9
     assert augment.crowd([(np.full((20, 20, 3), 9, np.uint8), np.zeros((20, 20), np.float32))], 64,
                          np.random.default_rng(0)) is None, "no one to make an audience of"
 

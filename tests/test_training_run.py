@@ -292,7 +292,7 @@ runpy.run_module("training.train", run_name="__main__")
     fast = Segmenter.load(served)
     assert fast.engine == "LiteRT (XNNPACK)"
     canvas = np.random.default_rng(1).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
-    np.testing.assert_allclose(fast.forward(canvas), fast.graph_forward(canvas), atol=1e-4)
+    np.testing.assert_allclose(fast.forward_all(canvas), fast.graph_forward(canvas), atol=1e-4)
 
 
 SHARED_CCP = ROOT.parent / "shared" / "data" / "ccp"

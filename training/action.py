@@ -46,6 +46,7 @@ def compose(index: int, subject: datalib.Sample, backgrounds: list[datalib.Sampl
     if index % AUDIENCE_EVERY == 2 and audiences:
         crowd = [audiences[i] for i in rng.choice(len(audiences), min(AUDIENCE_PHOTOS, len(audiences)), replace=False)]
         backdrop = augment.crowd([(s.image, s.target()) for s in crowd], SIZE, rng)
+        backdrop = None if backdrop is None else backdrop[..., :3]  # its people are background here
     if backdrop is None:
         background = backgrounds[rng.integers(len(backgrounds))].image
         backdrop = augment.background_crop(background, AugmentConfig(size=SIZE), rng)

@@ -8,6 +8,8 @@ drawn in worker processes by `training.batches`. Images travel as float32 0..255
 
 from __future__ import annotations
 
+import typing
+
 import cv2
 import numpy as np
 
@@ -111,7 +113,7 @@ def _soften(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def flip_and_rotate(image: np.ndarray, mask: np.ndarray, max_degrees: float,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Random horizontal flip and small rotation, the same for image and mask."""
+    """Random horizontal flip and small rotation, the same for image and mask (H, W) or (H, W, up to 4)."""
     if rng.uniform() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
     height, width = image.shape[:2]
@@ -121,7 +123,7 @@ def flip_and_rotate(image: np.ndarray, mask: np.ndarray, max_degrees: float,
                            borderMode=cv2.BORDER_CONSTANT, borderValue=(PAD_VALUE,) * 3)
     mask = cv2.warpAffine(np.ascontiguousarray(mask), matrix, (width, height), flags=cv2.INTER_NEAREST,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return image, mask.reshape(height, width, 1)
+    return image, mask.reshape(height, width, -1)
 
 
 def turn(placed: np.ndarray, rng: np.random.Generator, max_degrees: float = 180.0,
@@ -171,16 +173,18 @@ def in_motion(placed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random.Generator) -> np.ndarray | None:
-    """A backdrop of an audience, spectators or passers-by (size, size, 3) float32: photos of other people
-    shrunk so that their people stand 10-30% of the frame tall, laid side by side in rows that fill the
-    frame, and blurred as a background out of focus. None without a photo of people."""
+    """A backdrop of an audience, spectators or passers-by (size, size, 4) float32, RGB and the label of its
+    people: photos of other people shrunk so that their people stand 10-30% of the frame tall, laid side by
+    side in rows that fill the frame, and blurred as a background out of focus. None without a photo of
+    people."""
     tiles = []
     for image, mask in others:
         rows = np.nonzero(mask.max(axis=1) >= 0.5)[0]
         if rows.size:
             factor = size * rng.uniform(*CROWD_SCALE) / (rows.max() - rows.min() + 1)
             height, width = (max(2, round(side * factor)) for side in image.shape[:2])
-            tiles.append(_resize(image.astype(np.float32), height, width))
+            labelled = np.concatenate([image.astype(np.float32), mask.astype(np.float32)[..., None]], axis=-1)
+            tiles.append(_resize(labelled, height, width))
     if not tiles:
         return None
     backdrop = _resize(tiles[0], size, size)  # under the rows, where their tiles leave gaps
@@ -198,6 +202,17 @@ def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random
             row_height = max(row_height, tile.shape[0])
         top += max(1, round(row_height * rng.uniform(0.5, 1.0)))  # rows overlap: those behind are hidden
     return cv2.GaussianBlur(backdrop, (0, 0), rng.uniform(*CROWD_BLUR))
+
+
+class Composed(typing.NamedTuple):
+    """A composed training sample: RGB (size, size, 3) and label (size, size, 1) float32, the label of the
+    audience behind the person (size, size, 1: background for the subject, people for everyone), and
+    whether the person was pasted onto a person-free photo (nobody unlabelled behind them)."""
+
+    rgb: np.ndarray
+    label: np.ndarray
+    audience: np.ndarray
+    clean_background: bool
 
 
 def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
@@ -268,7 +283,14 @@ def _in_action(placed: np.ndarray, config: AugmentConfig, rng: np.random.Generat
 def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None, config: AugmentConfig,
                     rng: np.random.Generator, others: list[tuple[np.ndarray, np.ndarray]] = ()
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """One augmented (image (size, size, 3), mask (size, size, 1)) float32 pair.
+    """One augmented (image (size, size, 3), mask (size, size, 1)) float32 pair (`composed_sample`)."""
+    sample = composed_sample(image, mask, background, config, rng, others)
+    return sample.rgb, sample.label
+
+
+def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None, config: AugmentConfig,
+                    rng: np.random.Generator, others: list[tuple[np.ndarray, np.ndarray]] = ()) -> Composed:
+    """One augmented sample, with what a two-output network needs to know of it (`Composed`).
 
     Args:
         image, mask: the drawn pair (uint8 RGB; mask 0..1, soft where the label is).
@@ -283,12 +305,16 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
+    audience = np.zeros((config.size, config.size, 1), np.float32)
+    clean = False
     if backdrop is not None:
         placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
-                       backdrop, config.size, rng)
+                       backdrop[..., :3], config.size, rng)
+        audience = backdrop[..., 3:4] * (1.0 - placed[..., 3:4])  # hidden where the person stands in front
     elif background is not None and rng.uniform() < config.paste_probability:
         placed = paste(_in_action(place(image, mask, config.size, config.paste_scale, rng), config, rng),
                        background_crop(background, config, rng), config.size, rng)
+        clean = True
     else:
         placed = place(image, mask, config.size, config.photo_scale, rng)[..., :4]
     rgb, label = placed[..., :3], placed[..., 3:4]
@@ -300,6 +326,8 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
         for other_image, other_mask in others[:rng.integers(1, len(others) + 1)]:
             rgb, label = add_person(rgb, label, other_image, other_mask, config.group_scale, rng)
     if config.enabled:
-        rgb, label = flip_and_rotate(rgb, label, config.max_rotation_degrees, rng)
+        rgb, labels = flip_and_rotate(rgb, np.concatenate([label, audience], axis=-1), config.max_rotation_degrees, rng)
+        label, audience = labels[..., :1], labels[..., 1:]
         rgb = photometric(rgb, config.grey_probability, rng)
-    return np.ascontiguousarray(rgb, np.float32), np.ascontiguousarray(label, np.float32)
+    as_float = lambda array: np.ascontiguousarray(array, np.float32)
+    return Composed(as_float(rgb), as_float(label), as_float(audience), clean)

@@ -24,6 +24,7 @@ import numpy as np
 from training import augment
 from training.config import AugmentConfig
 from training.data import Sample, drawable_roots, group_weights
+from training.targets import two_outputs
 
 BATCHES_AHEAD_PER_WORKER = 2
 MASK_LEVELS = 255  # masks travel as uint8 levels 0..255: soft labels keep their levels
@@ -57,6 +58,7 @@ class _Job:
     config: AugmentConfig
     batch_size: int
     seed: int
+    outputs: int = 1  # 2: each mask is the (size, size, 4) truth of a two-output network (training.targets)
 
 
 _JOB: _Job | None = None  # set in the parent before the fork; the workers read their copy
@@ -69,15 +71,19 @@ def _start_worker() -> None:
 
 
 def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Batch `index`: images (B, size, size, 3) uint8 and masks (B, size, size, 1) uint8 0..MASK_LEVELS."""
+    """Batch `index`: images (B, size, size, 3) uint8 and masks (B, size, size, 1) uint8 0..MASK_LEVELS, or
+    (B, size, size, 4) for a two-output network: each output's truth and where it is known."""
     rng = np.random.default_rng([job.seed, index])
     images, masks = [], []
     for _ in range(job.batch_size):
         sample = job.pairs.draw(rng)
         background = job.backgrounds.draw(rng).image if job.backgrounds is not None else None
         others = [job.people.draw(rng) for _ in range(job.config.group_size)] if job.people is not None else []
-        image, mask = augment.training_sample(sample.image, sample.target(), background, job.config, rng,
-                                              [(other.image, other.target()) for other in others])
+        made = augment.composed_sample(sample.image, sample.target(), background, job.config, rng,
+                                       [(other.image, other.target()) for other in others])
+        image, mask = made.rgb, made.label
+        if job.outputs == 2:
+            mask = two_outputs(made.label[..., 0], made.audience[..., 0], sample.labels, made.clean_background)
         images.append(np.rint(image).astype(np.uint8))
         masks.append(np.rint(mask * MASK_LEVELS).astype(np.uint8))
     return np.stack(images), np.stack(masks)
@@ -89,13 +95,13 @@ def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
-             balance_groups: bool = True) -> _Job:
+             balance_groups: bool = True, outputs: int = 1) -> _Job:
     """What to draw: each root with its weight; the person-free samples are also the paste backgrounds,
-    and the samples with a person also the further people of group scenes."""
+    and the samples with a person also the further people of group scenes; `outputs`: the network's."""
     pairs, free, people = drawable_roots(by_root)
     backgrounds = _Pool.of(free, balance_groups) if free and config.paste_probability > 0 else None
     group = _Pool.of(people, balance_groups) if people and config.group_probability > 0 else None
-    return _Job(_Pool.of(pairs, balance_groups), backgrounds, group, config, batch_size, seed)
+    return _Job(_Pool.of(pairs, balance_groups), backgrounds, group, config, batch_size, seed, outputs)
 
 
 class WorkerBatches:

@@ -1,7 +1,9 @@
 """Measure the served model's output bias on validation: `python -m training.calibrate --model M --run RUN [--out OUT]`.
 
-The network ends in one 1x1 convolution (`logits`) and a sigmoid, and the service uses the probability
-as the alpha. Adding b to that convolution's bias shifts every logit by b: the same network, with the
+The network ends in a 1x1 convolution per output (`logits`, and `logits_everyone` in a two-output network)
+and a sigmoid, and the service uses the probability as the alpha. --people picks the output, as the
+service's option does (subject: `logits`; all: `logits_everyone`, which is never below the subject's).
+Adding b to that convolution's bias shifts every logit by b: the same network, with the
 person/background balance moved (b > 0: more pixels are person, more recall). A network trained on a mix
 of sets sits at the balance of its training mix, which need not be the one the selection score wants.
 
@@ -21,12 +23,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from model.pipeline import PEOPLE, output_of
 from model.segmenter import Segmenter
 from training import data as datalib
 from training.evaluate import evaluate
 from training.selection import selection_score
 
-LOGITS_LAYER = "logits"  # training.deeplab names the last convolution so
+LOGITS_LAYERS = {"subject": "logits", "everyone": "logits_everyone"}  # training.deeplab names them so
 DEFAULT_BIASES = (-0.5, 0.0, 0.5, 1.0, 1.5)
 
 
@@ -41,24 +44,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, default=None, help="input side for a model without a fixed one")
     parser.add_argument("--out", type=Path, default=None, help="write the model with a bias folded in to this .keras file")
     parser.add_argument("--bias", type=float, default=None, help="with --out: the bias to fold in (default: the best-scoring)")
+    parser.add_argument("--people", choices=("subject", "all"), default=PEOPLE[0],
+                        help="the output to shift and score: subject, or everyone's (all)")
     return parser.parse_args(argv)
 
 
-def shift_logits(segmenter: Segmenter, original, bias: float) -> None:
-    """Set the network's output bias to `original + bias` (the traced forward pass reads it at each call)."""
-    segmenter.network.get_layer(LOGITS_LAYER).bias.assign(original + bias)
+def logits_layer(segmenter: Segmenter, people: str = PEOPLE[0]):
+    """The last convolution of the output that `people` reads (a one-output network's only one)."""
+    names = [layer.name for layer in segmenter.network.layers]
+    name = LOGITS_LAYERS[output_of(people)]
+    return segmenter.network.get_layer(name if name in names else LOGITS_LAYERS["subject"])
 
 
-def calibrate(segmenter: Segmenter, pairs: list[datalib.Pair], biases: list[float]) -> list[tuple[float, float, dict]]:
-    """(bias, selection score, per-set summary) for every bias, the photos served with refinement.
-    Leaves the network as it was."""
-    original = segmenter.network.get_layer(LOGITS_LAYER).bias.numpy().copy()
+def shift_logits(segmenter: Segmenter, original, bias: float, people: str = PEOPLE[0]) -> None:
+    """Set the output's bias to `original + bias` (the traced forward pass reads it at each call)."""
+    logits_layer(segmenter, people).bias.assign(original + bias)
+
+
+def calibrate(segmenter: Segmenter, pairs: list[datalib.Pair], biases: list[float],
+              people: str = PEOPLE[0]) -> list[tuple[float, float, dict]]:
+    """(bias, selection score, per-set summary) for every bias of the output `people` reads, the photos
+    served with refinement. Leaves the network as it was."""
+    original = logits_layer(segmenter, people).bias.numpy().copy()
     results = []
     for bias in biases:
-        shift_logits(segmenter, original, bias)
-        _, summary, _ = evaluate(segmenter, pairs, refine=True)
+        shift_logits(segmenter, original, bias, people)
+        _, summary, _ = evaluate(segmenter, pairs, refine=True, people=people)
         results.append((bias, selection_score(summary), summary))
-    shift_logits(segmenter, original, 0.0)
+    shift_logits(segmenter, original, 0.0, people)
     return results
 
 
@@ -86,15 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     if not pairs:
         print(f"error: the validation split of {args.run} is empty", file=sys.stderr)
         return 2
-    results = calibrate(segmenter, pairs, args.biases)
+    results = calibrate(segmenter, pairs, args.biases, args.people)
     best = max(results, key=lambda result: result[1])
     print(f"model {args.model}, validation split of {args.run} ({len(pairs)} photos), served at "
-          f"{segmenter.size}x{segmenter.size} with edge refinement")
+          f"{segmenter.size}x{segmenter.size} with edge refinement, people={args.people}")
     print(format_results(results))
     print(f"best-scoring bias {best[0]:+.2f} (selection score {best[1]:.4f})")
     if args.out is not None:
         bias = best[0] if args.bias is None else args.bias
-        shift_logits(segmenter, segmenter.network.get_layer(LOGITS_LAYER).bias.numpy().copy(), bias)
+        shift_logits(segmenter, logits_layer(segmenter, args.people).bias.numpy().copy(), bias, args.people)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         segmenter.network.save(args.out)
         print(f"wrote {args.out}: {args.model} with its output bias shifted by {bias:+.2f}")

@@ -7,24 +7,43 @@ import json
 from pathlib import Path
 
 ENCODERS = ("mobilenetv2", "resnet50")
+# What a data root's masks mark, so that each output of a two-output network learns only what they say:
+# "subject": the people the photo is about (others may be unlabelled); "everyone": every person (it says
+# nothing of who the subject is); "both": every person, and they are all the subject (one-person photos,
+# person-free photos, your own data by default).
+LABELS = ("subject", "everyone", "both")
+# The sets of ../shared/data by what their labels mean (docs/TRAINING.md, "Two outputs"): ccp leaves
+# passers-by unlabelled, eg1800 labels the portrait's person, the teacher ensemble's labels (har, har-action)
+# follow the people a photo is about, CamVid labels every pedestrian of a street. Any other root: "both".
+SET_LABELS = {"ccp": "subject", "eg1800": "subject", "har": "subject", "har-action": "subject",
+              "camvid": "everyone"}
 
 
 @dataclasses.dataclass(frozen=True)
 class DataRoot:
-    """One data root and its sampling weight."""
+    """One data root, its sampling weight and what its masks mark (`LABELS`)."""
 
     path: str
     weight: float = 1.0
+    labels: str = "both"
 
     @classmethod
     def parse(cls, text: str) -> "DataRoot":
-        """Parse `ROOT[:WEIGHT]`."""
-        path, sep, weight = text.rpartition(":")
+        """Parse `ROOT[:WEIGHT][:LABELS]`; without LABELS, the set's own (`SET_LABELS`, by folder name)."""
+        path, sep, labels = text.rpartition(":")
+        if not sep or labels not in LABELS:
+            path, labels = text, default_labels(text)
+        root, sep, weight = path.rpartition(":")
         if not sep or not _is_float(weight):
-            return cls(path=text)
+            return cls(path=path, labels=labels)
         if float(weight) < 0:
             raise ValueError(f"sampling weight must be >= 0, got {weight!r} in {text!r}")
-        return cls(path=path, weight=float(weight))
+        return cls(path=root, weight=float(weight), labels=labels)
+
+
+def default_labels(root: str) -> str:
+    """What a root's masks mark when the command line does not say: its set's (`SET_LABELS`), else "both"."""
+    return SET_LABELS.get(Path(root.rstrip("/")).name.split(":")[0], "both")
 
 
 def _is_float(text: str) -> bool:
@@ -100,6 +119,7 @@ class ModelConfig:
     encoder_weights: str = "none"
     head_filters: int = 128
     se_ratio: int = 8
+    outputs: int = 2  # 2: subject and everyone (training.deeplab); 1: one person probability, as before
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +155,8 @@ class RunConfig:
         """Read what `save` wrote."""
         raw = json.loads(path.read_text())
         data = dict(raw["data"])
-        data["roots"] = tuple(DataRoot(**root) for root in data["roots"])
+        # Runs written before the option had one output, whose roots all meant "both".
+        data["roots"] = tuple(DataRoot(**{"labels": "both", **root}) for root in data["roots"])
         data.setdefault("balance_groups", False)  # runs written before the option drew every pair equally
         data.setdefault("group_probability", 0.0)  # runs written before the option pasted no further people
         data.setdefault("action_probability", 0.0)  # runs written before the options had no people in action
@@ -146,6 +167,6 @@ class RunConfig:
         train.setdefault("loss", "bce-dice")  # runs written before the option used Dice on every image
         return cls(
             data=DataConfig(**data),
-            model=ModelConfig(**raw["model"]),
+            model=ModelConfig(**{"outputs": 1, **raw["model"]}),
             train=TrainConfig(**train),
         )

@@ -49,12 +49,14 @@ class Sample:
 
     `soft` is the mask's own levels, uint8 0..255 (H, W), where the pair was read with `soft=True` and its
     mask holds levels between 0 and 255 (a teacher's soft label, `training.teach`); None otherwise.
+    `labels` is what its root's masks mark (`training.config.LABELS`).
     """
 
     pair: Pair
     image: np.ndarray
     mask: np.ndarray
     soft: np.ndarray | None = None
+    labels: str = "both"
 
     def target(self) -> np.ndarray:
         """What training learns: the soft label where there is one, else the mask; float32 0..1 (H, W)."""
@@ -233,8 +235,14 @@ def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4,
         return [sample for sample in samples if sample is not None]
 
 
-def letterboxed_arrays(samples: list[Sample], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Samples letterboxed as serving does: images (N, size, size, 3) uint8, masks (N, size, size, 1) uint8."""
+def letterboxed_arrays(samples: list[Sample], size: int, outputs: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Samples letterboxed as serving does: images (N, size, size, 3) uint8, masks (N, size, size, 1) uint8,
+    or for a two-output network (N, size, size, 4): each output's truth and where it is known
+    (`training.targets.held_out`)."""
+    from training.targets import held_out
+
     images = np.stack([letterbox(s.image, size)[0] for s in samples])
     masks = np.stack([letterbox(s.mask, size, cv2.INTER_NEAREST)[0] for s in samples])
+    if outputs == 2:
+        masks = np.stack([held_out(mask, s.labels) for mask, s in zip(masks, samples)]).astype(np.uint8)
     return images, masks

@@ -34,8 +34,14 @@ ENCODER_TAPS: dict[str, tuple[str, str]] = {
 _RESNET_BGR_MEAN = (103.939, 116.779, 123.68)
 
 
+# The channels of a two-output network, in order (model.segmenter reads them by these names).
+OUTPUTS = ("subject", "everyone")
+
+
 def build_deeplabv3plus(config: ModelConfig, input_size: int | None = None) -> keras.Model:
-    """Build the network: RGB 0..255 in, person probability (sigmoid, 1 channel) out.
+    """Build the network: RGB 0..255 in, sigmoid probabilities out: with `config.outputs` 2, channel 0 the
+    subject (the people the photo is about) and channel 1 everyone (every person), never below the subject;
+    with 1, one person probability.
 
     Args:
         config: encoder, encoder weights (`none`, `imagenet` or a weights-file path), head width.
@@ -47,11 +53,23 @@ def build_deeplabv3plus(config: ModelConfig, input_size: int | None = None) -> k
     x = _aspp(high, config.head_filters)
     x = _squeeze_excite(x, config.se_ratio, name="aspp_se")
     x = _decoder(x, low, config)
-    x = layers.Conv2D(1, 1, name="logits")(x)
+    x = _logits(x, config.outputs)
     x = layers.UpSampling2D(4, interpolation="bilinear", name="logits_upsample")(x)
     # float32 output even under mixed precision: the loss and thresholds work in float32.
     outputs = layers.Activation("sigmoid", dtype="float32", name="mask")(x)
     return keras.Model(inputs, outputs, name=f"deeplabv3plus_{config.encoder}")
+
+
+def _logits(x, outputs: int):
+    """The logits: one channel, or the subject's and everyone's from the same features. Everyone's is the
+    larger of its own and the subject's (the sigmoid keeps the order), so the everyone output never marks
+    less than the subject: whoever the photo is about is a person."""
+    subject = layers.Conv2D(1, 1, name="logits")(x)
+    if outputs == 1:
+        return subject
+    everyone = layers.Conv2D(1, 1, name="logits_everyone")(x)
+    everyone = layers.Maximum(name="everyone_at_least_subject")([subject, everyone])
+    return layers.Concatenate(name="logits_both")([subject, everyone])
 
 
 def _validate(config: ModelConfig, input_size: int | None) -> None:
@@ -59,6 +77,8 @@ def _validate(config: ModelConfig, input_size: int | None) -> None:
         raise ValueError(f"encoder must be one of {ENCODERS}, got {config.encoder!r}")
     if input_size is not None and (input_size < 32 or input_size % OUTPUT_STRIDE):
         raise ValueError(f"input_size must be a multiple of {OUTPUT_STRIDE} and >= 32, got {input_size}")
+    if config.outputs not in (1, len(OUTPUTS)):
+        raise ValueError(f"outputs must be 1 or {len(OUTPUTS)}, got {config.outputs}")
     if config.head_filters < GN_GROUPS or config.head_filters % GN_GROUPS:
         raise ValueError(f"head_filters must be a multiple of {GN_GROUPS}, got {config.head_filters}")
     weights = config.encoder_weights
@@ -177,3 +197,23 @@ def _decoder(x, low, config: ModelConfig):
     x = _conv_norm_relu(x, filters, 3, name="decoder_conv1", separable=True)
     x = _conv_norm_relu(x, filters, 3, name="decoder_conv2", separable=True)
     return _squeeze_excite(x, config.se_ratio, name="decoder_se")
+
+
+def transplant(model: keras.Model, source: keras.Model) -> list[str]:
+    """Start `model` from the weights of `source`, a network of another number of outputs: every layer
+    whose name and weight shapes match takes the source's weights, and the everyone logits of a two-output
+    head start as the subject's (so both outputs start where the one-output network was). Returns the
+    names of the layers with weights that stay as built."""
+    donors = {layer.name: layer for layer in source.layers}
+    fresh = []
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        donor = donors.get("logits" if layer.name == "logits_everyone" else layer.name)
+        donated = donor.get_weights() if donor is not None else []
+        if [w.shape for w in donated] == [w.shape for w in weights]:
+            layer.set_weights(donated)
+        else:
+            fresh.append(layer.name)
+    return fresh

@@ -1,10 +1,13 @@
 """Evaluate a saved model: `python -m training.evaluate --model PATH (--data ROOT ... | --run RUN_DIR)`.
 
 Reports, per set and overall, Accuracy, F1 (Dice), Jaccard (IoU), Recall and Precision over all
-pixels at the photo's own resolution, the mean per-photo IoU, the photos with a person where the model
-finds almost nothing ("missed"), the mean person area marked on person-free photos, and the one
-selection score (`training.selection`); writes a per-image CSV, a JSON summary and a panel of the
-worst and best images.
+pixels at the photo's own resolution, the mean per-photo IoU and Boundary IoU, the photos with a person
+where the model finds almost nothing ("missed"), the half-sure share (alpha between 0.1 and 0.9 farther
+than 2% of the diagonal from the label's outline: ghosts, `training.metrics.half_sure`) and the photos
+with more than 5% of it, the mean person area marked on person-free photos, and the one selection score
+(`training.selection`); writes a per-image CSV, a JSON summary and a panel of the worst and best images.
+--people picks what is scored as the service's option does: the subject output (default), everyone's
+(all), or the largest subject region (main).
 With --close-up it scores head-and-shoulders crops of the photos with a person instead (portraits).
 """
 
@@ -21,12 +24,13 @@ import cv2
 import numpy as np
 
 from model.compose import over_checkerboard, to_alpha8
+from model.pipeline import PEOPLE, output_of
 from model.refine import guided_alpha
 from model.segmenter import SECOND_LOOK_SIZE, Segmenter
 from model.subject import main_region
 from training import data as datalib
 from training.config import DataRoot, RunConfig
-from training.metrics import boundary_iou, confusion, scores
+from training.metrics import boundary_iou, confusion, half_sure, scores
 from training.selection import is_missed, selection_score
 
 PANEL_ROWS = 4  # worst and best images each
@@ -34,6 +38,7 @@ PANEL_HEIGHT = 192
 # Head-and-shoulders box, in units of the person's height in the mask: from a little above the head down
 # to about the chest, centred on the head (the columns of the person's top rows).
 CLOSE_UP_ABOVE, CLOSE_UP_BELOW, CLOSE_UP_HALF_WIDTH, HEAD_ROWS = 0.05, 0.3, 0.2, 0.15
+UNDECIDED_PHOTO = 0.05  # a photo counts as undecided where more than 5% of its judged pixels are half-sure
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,9 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              f"default {SECOND_LOOK_SIZE}, as served)")
     parser.add_argument("--refine", action="store_true",
                         help="score the alpha the service returns: the probability refined along the photo's edges")
-    parser.add_argument("--main-person", action="store_true",
-                        help="score the service's people=main option: only the largest person region kept "
-                             "(model.subject), as for sets that label one person per photo")
+    parser.add_argument("--people", choices=PEOPLE, default=PEOPLE[0],
+                        help="score the service's people option: subject (the subject output), all (the everyone "
+                             "output) or main (the largest subject region, model.subject)")
+    parser.add_argument("--main-person", action="store_const", const="main", dest="people", help="--people main")
     parser.add_argument("--close-up", action="store_true",
                         help="score a head-and-shoulders crop of every photo with a person (a portrait), cut "
                              "around the person's head as the mask shows it; person-free photos are left out")
@@ -100,13 +106,13 @@ def close_up(sample: datalib.Sample) -> datalib.Sample | None:
 
 
 def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = False,
-             close_ups: bool = False, main_person: bool = False) -> tuple[list[dict], dict[str, dict], list]:
+             close_ups: bool = False, people: str = PEOPLE[0]) -> tuple[list[dict], dict[str, dict], list]:
     """Per-image rows, per-set (by the root's folder name) and overall summaries, and (score, photo,
     truth, probability) for the panel.
 
     With `refine`, the probability goes through the service's edge refinement first (`model.refine`);
     with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`);
-    with `main_person`, only the largest person region is kept (the service's people=main).
+    `people` reads the network output the service's option does, and "main" keeps only the largest region.
     """
     rows, tallies, shown = [], {}, []
     for pair in pairs:
@@ -115,18 +121,20 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = Fal
             sample = close_up(sample)
         if sample is None:
             continue
-        probability = segmenter.predict(sample.image)
+        probability = segmenter.predict(sample.image, output_of(people))
         if refine:
             probability = guided_alpha(sample.image, probability)
-        if main_person and (keep := main_region(probability >= 0.5)) is not None:
+        if people == "main" and (keep := main_region(probability >= 0.5)) is not None:
             probability = probability * keep
+        unsure, judged = half_sure(sample.mask, probability)
         c = confusion(sample.mask, probability)
         image_scores = scores(c)
         area, true_area = float(np.mean(probability >= 0.5)), float(sample.mask.mean())
         row = {"root": pair.root, "id": pair.id, **image_scores,
                "boundary_iou": boundary_iou(sample.mask, probability) if true_area > 0 else float("nan"),
                "mae": float(np.mean(np.abs(probability - sample.mask))),
-               "person_area": area, "true_area": true_area, "missed": is_missed(area, true_area)}
+               "person_area": area, "true_area": true_area, "missed": is_missed(area, true_area),
+               "half_sure": unsure / judged if judged else 0.0, "half_sure_pixels": unsure, "judged_pixels": judged}
         rows.append(row)
         for key in (Path(pair.root).name, "overall"):
             tallies.setdefault(key, _Tally()).add(c, row)
@@ -149,9 +157,15 @@ class _Tally:
     boundary_ious: list = dataclasses.field(default_factory=list)
     missed: int = 0
     free_areas: list = dataclasses.field(default_factory=list)
+    unsure: int = 0
+    judged: int = 0
+    undecided: int = 0
 
     def add(self, counts: np.ndarray, row: dict) -> None:
         self.counts = self.counts + counts
+        self.unsure += row["half_sure_pixels"]
+        self.judged += row["judged_pixels"]
+        self.undecided += row["half_sure"] > UNDECIDED_PHOTO
         self.errors.append(row["mae"])
         self.areas.append(row["person_area"])
         if row["true_area"] > 0:
@@ -171,7 +185,8 @@ class _Tally:
                 "mean_iou": float(np.mean(self.person_ious)) if people else float("nan"),
                 "boundary_iou": float(np.mean(self.boundary_ious)) if people else float("nan"),
                 "missed": self.missed, "missed_share": self.missed / people if people else 0.0,
-                "free_photos": free, "free_area": float(np.mean(self.free_areas)) if free else float("nan")}
+                "free_photos": free, "free_area": float(np.mean(self.free_areas)) if free else float("nan"),
+                "half_sure": self.unsure / self.judged if self.judged else 0.0, "undecided_photos": self.undecided}
 
 
 def _keep_extremes(shown: list) -> list:
@@ -211,14 +226,17 @@ def write_report(out: Path, rows: list[dict], summary: dict, shown: list) -> Non
 def format_table(summary: dict) -> str:
     """The summary as a Markdown table: per set, then overall."""
     lines = ["| set | photos | Jaccard | mean IoU | Boundary IoU | recall | precision | F1 | accuracy | missed | "
-             "person-free photos | their person area |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "half-sure | photos > 5% half-sure | person-free photos | their person area |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for key, v in sorted(summary.items(), key=lambda item: item[0] == "overall"):  # the sets, then overall
         # On a person-free set every figure but accuracy is 0 (or 1) by definition: its area is what counts.
         people = ("jaccard", "mean_iou", "boundary_iou", "recall", "precision", "f1") if v["person_photos"] else ()
         figures = [f"{v[c]:.4f}" for c in people] + ["-"] * (6 - len(people)) + [f"{v['accuracy']:.4f}"]
         missed = f"{v['missed']} of {v['person_photos']}" if v["person_photos"] else "-"
         free = f"{v['free_area']:.2%}" if v["free_photos"] else "-"
-        lines.append(f"| {key} | {v['images']} | " + " | ".join(figures) + f" | {missed} | {v['free_photos']} | {free} |")
+        unsure = f"{v['half_sure']:.2%} | {v['undecided_photos']}"
+        lines.append(f"| {key} | {v['images']} | " + " | ".join(figures) +
+                     f" | {missed} | {unsure} | {v['free_photos']} | {free} |")
     return "\n".join(lines)
 
 
@@ -234,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up, args.main_person)
+    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up, args.people)
     if not rows:
         what = "pairs with a person" if args.close_up else "pairs"
         print(f"error: no readable {what} to evaluate", file=sys.stderr)
@@ -243,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     write_report(out, rows, summary, shown)
     refined = ", edge refinement on" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
-    only_main = ", the main person only" if args.main_person else ""
+    only_main = f", people={args.people} ({output_of(args.people)} output of {', '.join(segmenter.outputs)})"
     second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""
     print(f"model {args.model} on canvases of about {segmenter.size}x{segmenter.size} at each photo's aspect"
           f"{second}{refined}{only_main}{cropped}, {len(rows)} images")

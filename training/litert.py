@@ -81,11 +81,11 @@ def write(keras_path: Path, photo: Path = CHECK_PHOTO) -> Path:
 
 def check(fast: FastForward, segmenter: Segmenter, rgb: np.ndarray) -> dict[tuple[int, int], int]:
     """The largest difference in alpha levels (0-255) between the fast file and the Keras graph, per input
-    shape, on the photo `rgb` scaled to that shape."""
+    shape, on the photo `rgb` scaled to that shape, over every output of the network."""
     levels = {}
     for height, width in segmenter.looks:
         canvas = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)[None]
-        served, graph = to_alpha8(fast(canvas)[0]), to_alpha8(segmenter.forward(canvas)[0])
+        served, graph = to_alpha8(fast(canvas)[0]), to_alpha8(segmenter.graph_forward(canvas)[0])
         levels[(height, width)] = int(np.abs(served.astype(np.int16) - graph).max())
     return levels
 

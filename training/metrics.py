@@ -11,6 +11,10 @@ from keras import ops
 
 THRESHOLD = 0.5
 BOUNDARY_SHARE = 0.02  # Boundary IoU's band: 2% of the image diagonal (Cheng et al., CVPR 2021)
+KNOWN = 2  # a two-output truth's channels: the outputs' truths (subject, everyone), then where each is known
+# Half-sure alpha: between these levels, farther than BOUNDARY_SHARE of the diagonal from the label's outline
+# (a ghost of a flag or a crowd, not hair or a real soft edge).
+HALF_SURE = (0.1, 0.9)
 
 
 @keras.saving.register_keras_serializable(package="training")
@@ -25,14 +29,13 @@ def dice_loss(y_true, y_pred, smooth: float = 1.0):
 
 @keras.saving.register_keras_serializable(package="training")
 def bce_dice_loss(y_true, y_pred):
-    """Mean binary cross-entropy per image plus the Dice loss."""
-    y_true = ops.cast(y_true, y_pred.dtype)
-    return _bce_per_image(y_true, y_pred) + dice_loss(y_true, y_pred)
+    """Mean binary cross-entropy per image plus the Dice loss, per output (`each_output`)."""
+    return each_output(y_true, y_pred, dice_loss, person_only=False)
 
 
 @keras.saving.register_keras_serializable(package="training")
 def bce_person_dice_loss(y_true, y_pred):
-    """Mean binary cross-entropy per image plus the Dice loss of the images that hold a person.
+    """Mean binary cross-entropy per image plus the Dice loss of the images that hold a person, per output.
 
     Keras' own `Dice` loss has no such mask, hence this function. On a person-free image the per-image
     Dice loss is 1 - s / (|P| + s): about 1.0 for any real prediction (|P| is a sum of soft
@@ -40,8 +43,7 @@ def bce_person_dice_loss(y_true, y_pred):
     that need it and, as |P| nears 0, pushes every uncertain pixel towards background. Person-free
     images are therefore left to the cross-entropy alone.
     """
-    y_true = ops.cast(y_true, y_pred.dtype)
-    return _bce_per_image(y_true, y_pred) + _has_person(y_true) * dice_loss(y_true, y_pred)
+    return each_output(y_true, y_pred, dice_loss, person_only=True)
 
 
 @keras.saving.register_keras_serializable(package="training")
@@ -68,8 +70,33 @@ def lovasz_loss(y_true, y_pred):
 @keras.saving.register_keras_serializable(package="training")
 def bce_person_lovasz_loss(y_true, y_pred):
     """`bce_person_dice_loss` with the Lovasz loss in place of Dice (person-free images: cross-entropy only)."""
+    return each_output(y_true, y_pred, lovasz_loss, person_only=True)
+
+
+def each_output(y_true, y_pred, region, person_only: bool):
+    """The loss summed over the network's outputs, each on the pixels its label knows.
+
+    One output: y_true (B, H, W, 1), every pixel known. Two outputs (subject, everyone): y_true (B, H, W, 4)
+    holds each output's truth, then where it is known (1) or unknown (0): a label of the subject says
+    nothing of the unlabelled people for the everyone output, nor one of every pedestrian of a street who
+    the subject is (`training.targets`). Per output: the cross-entropy over the known pixels (averaged over
+    all pixels, so a partly known image weighs less), plus `region` (Dice, Lovasz) on the known pixels, on
+    the images whose known truth holds a person where `person_only`. An unknown pixel is 0 in truth and
+    prediction alike: no error, no gradient, and it sorts last in Lovasz's order.
+    """
     y_true = ops.cast(y_true, y_pred.dtype)
-    return _bce_per_image(y_true, y_pred) + _has_person(y_true) * lovasz_loss(y_true, y_pred)
+    if y_true.shape[-1] == 1:
+        pairs = [(y_true, ops.ones_like(y_true), y_pred[..., :1])]
+    else:
+        pairs = [(y_true[..., c:c + 1], y_true[..., KNOWN + c:KNOWN + c + 1], y_pred[..., c:c + 1])
+                 for c in range(KNOWN)]
+    total = 0.0
+    for truth, known, prediction in pairs:
+        truth, prediction = truth * known, prediction * known
+        cross_entropy = ops.mean(keras.losses.binary_crossentropy(truth, prediction) * known[..., 0], axis=[1, 2])
+        weight = _has_person(truth) if person_only else 1.0
+        total = total + cross_entropy + weight * region(truth, prediction)
+    return total
 
 
 def _has_person(y_true):
@@ -78,22 +105,48 @@ def _has_person(y_true):
     return ops.cast(ops.max(y_true, axis=list(range(1, len(y_true.shape)))) >= 0.5, y_true.dtype)
 
 
-def _bce_per_image(y_true, y_pred):
-    """Binary cross-entropy averaged over each image's pixels."""
-    return ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=[1, 2])
-
-
 LOSSES = {"bce-dice": bce_dice_loss, "bce-person-dice": bce_person_dice_loss,
           "bce-person-lovasz": bce_person_lovasz_loss}
 
 
-def keras_metrics() -> list[keras.metrics.Metric]:
-    """IoU of the person class, precision and recall at the fixed 0.5 threshold."""
-    return [
-        keras.metrics.BinaryIoU(target_class_ids=[1], threshold=THRESHOLD, name="iou"),
-        keras.metrics.Precision(thresholds=THRESHOLD, name="precision"),
-        keras.metrics.Recall(thresholds=THRESHOLD, name="recall"),
+def keras_metrics(outputs: int = 1) -> list[keras.metrics.Metric]:
+    """IoU of the person class, precision and recall at the fixed 0.5 threshold: of the one output, or of the
+    subject's where there are two (on its known pixels), and there the everyone output's IoU beside them."""
+    metrics = [
+        OutputIoU(0, target_class_ids=[1], threshold=THRESHOLD, name="iou"),
+        OutputPrecision(0, thresholds=THRESHOLD, name="precision"),
+        OutputRecall(0, thresholds=THRESHOLD, name="recall"),
     ]
+    if outputs == 2:
+        metrics.append(OutputIoU(1, target_class_ids=[1], threshold=THRESHOLD, name="everyone_iou"))
+    return metrics
+
+
+def _on_output(metric: type) -> type:
+    """A Keras metric of one output channel, counting only the pixels its truth knows (`each_output`)."""
+
+    class OnOutput(metric):
+        def __init__(self, channel: int = 0, **kwargs):
+            super().__init__(**kwargs)
+            self.channel = channel
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            c = self.channel
+            if y_true.shape[-1] == 1:
+                return super().update_state(y_true, y_pred[..., :1], sample_weight)
+            return super().update_state(y_true[..., c:c + 1], y_pred[..., c:c + 1],
+                                        sample_weight=y_true[..., KNOWN + c:KNOWN + c + 1])
+
+        def get_config(self):
+            return {**super().get_config(), "channel": self.channel}
+
+    OnOutput.__name__ = OnOutput.__qualname__ = f"Output{metric.__name__.removeprefix('Binary')}"
+    return keras.saving.register_keras_serializable(package="training")(OnOutput)
+
+
+OutputIoU = _on_output(keras.metrics.BinaryIoU)
+OutputPrecision = _on_output(keras.metrics.Precision)
+OutputRecall = _on_output(keras.metrics.Recall)
 
 
 def confusion(truth: np.ndarray, probability: np.ndarray) -> np.ndarray:
@@ -140,3 +193,17 @@ def _inner_band(mask: np.ndarray, d: int) -> np.ndarray:
     padded = cv2.copyMakeBorder(mask.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     eroded = cv2.erode(padded, np.ones((3, 3), np.uint8), iterations=d)[1:-1, 1:-1]
     return mask & ~eroded.astype(bool)
+
+
+def half_sure(truth: np.ndarray, alpha: np.ndarray, share: float = BOUNDARY_SHARE) -> tuple[int, int]:
+    """(half-sure pixels, pixels judged): of the pixels farther than `share` of the image diagonal from the
+    0/1 truth's outline, those whose alpha (0..1) lies within `HALF_SURE`: a ghost, neither cut out nor gone.
+    Hair and motion blur sit at the outline, inside the band left out."""
+    height, width = truth.shape
+    d = max(1, round(share * math.hypot(height, width)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))
+    person = truth.astype(np.uint8)
+    near = (cv2.dilate(person, kernel) != cv2.erode(person, kernel, borderType=cv2.BORDER_REPLICATE))
+    judged = ~near
+    unsure = judged & (alpha > HALF_SURE[0]) & (alpha < HALF_SURE[1])
+    return int(np.count_nonzero(unsure)), int(np.count_nonzero(judged))

@@ -117,13 +117,16 @@ def modnet(model: bytes) -> Member:
     return predict
 
 
-def student(model_path: Path) -> Member:
-    """This project's serving model as the service runs it (canvas, second look, edge refinement)."""
+def student(model_path: Path, people: str = "subject") -> Member:
+    """This project's serving model as the service runs it (canvas, second look, edge refinement), its
+    output that the service's `people` option reads: the subject by default, as the teachers' labels follow
+    the people a photo is about; `all` for everyone."""
+    from model.pipeline import output_of
     from model.refine import guided_alpha
     from model.segmenter import Segmenter
 
     segmenter = Segmenter.load(model_path)
-    return lambda rgb: guided_alpha(rgb, segmenter.predict(rgb))
+    return lambda rgb: guided_alpha(rgb, segmenter.predict(rgb, output_of(people)))
 
 
 def _to_photo(probability: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -131,9 +134,10 @@ def _to_photo(probability: np.ndarray, rgb: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def load_members(names: list[str], model_path: Path, teachers: Path = TEACHERS) -> dict[str, Member]:
-    """The chosen members by name, each loaded once."""
-    makers = {"student": lambda: student(model_path), "u2net": lambda: u2net(teacher_model("u2net", teachers)),
+def load_members(names: list[str], model_path: Path, teachers: Path = TEACHERS,
+                 people: str = "subject") -> dict[str, Member]:
+    """The chosen members by name, each loaded once; `people`: the student's output (`student`)."""
+    makers = {"student": lambda: student(model_path, people), "u2net": lambda: u2net(teacher_model("u2net", teachers)),
               "modnet": lambda: modnet(teacher_model("modnet", teachers))}
     return {name: makers[name]() for name in names}
 
@@ -300,6 +304,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sets", nargs="+", default=["ccp", "eg1800"], help="with --score-run: the sets scored")
     parser.add_argument("--members", nargs="+", choices=MEMBERS, default=list(DEFAULT_MEMBERS))
     parser.add_argument("--model", type=Path, default=None, help="the student's serving model (default: shipped)")
+    parser.add_argument("--student-people", choices=("subject", "all"), default="subject",
+                        help="the student's output, as the service's people option reads it: subject (the people "
+                             "the photo is about, as the teachers label) or all (everyone)")
     parser.add_argument("--teachers", type=Path, default=TEACHERS, help="folder of the teachers' wheels")
     parser.add_argument("--min-agreement", type=float, default=0.0,
                         help="leave out photos whose members agree less (mean pairwise IoU of their masks)")
@@ -314,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     try:
-        members = load_members(args.members, args.model or SHIPPED_MODEL, args.teachers)
+        members = load_members(args.members, args.model or SHIPPED_MODEL, args.teachers, args.student_people)
     except TeacherMissing as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

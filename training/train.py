@@ -20,7 +20,7 @@ from training import data as datalib
 from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
 from training.config import ENCODERS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
-from training.deeplab import build_deeplabv3plus
+from training.deeplab import build_deeplabv3plus, transplant
 from training.metrics import LOSSES, keras_metrics
 
 log = logging.getLogger("training.train")
@@ -39,14 +39,20 @@ CACHE_SCALE = 1.5  # pairs are kept in memory with their long side at 1.5x the t
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; the defaults are those of the shipped model."""
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
-    parser.add_argument("--data", nargs="+", metavar="ROOT[:WEIGHT]",
-                        help="data roots (<root>/images + <root>/masks) with optional sampling weights")
+    parser.add_argument("--data", nargs="+", metavar="ROOT[:WEIGHT][:LABELS]",
+                        help="data roots (<root>/images + <root>/masks) with optional sampling weights and what "
+                             "their masks mark: subject, everyone or both (default: the set's own for the sets of "
+                             "../shared/data, both for any other root; docs/TRAINING.md)")
     parser.add_argument("--out", required=True, type=Path, help="run folder (config, manifest, logs, models)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     parser.add_argument("--encoder", choices=ENCODERS, default="mobilenetv2")
     parser.add_argument("--encoder-weights", default="none",
                         help="'none', 'imagenet' (needs internet) or a Keras weights file")
     parser.add_argument("--head-filters", type=int, default=128, help="ASPP and decoder width")
+    parser.add_argument("--outputs", type=int, choices=(1, 2), default=ModelConfig.outputs,
+                        help="2: the subject (the people the photo is about) and everyone (every person), each "
+                             "learning from the roots whose labels say it (ROOT:WEIGHT:subject|everyone|both); "
+                             "1: one person probability")
     parser.add_argument("--image-size", type=int, default=256, help="training crop side (multiple of 16)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=None, help="default 30")
@@ -116,7 +122,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             balance_groups=not args.no_group_balance,
         ),
         model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
-                          head_filters=args.head_filters),
+                          head_filters=args.head_filters, outputs=args.outputs),
         train=TrainConfig(
             batch_size=args.batch_size,
             epochs=args.epochs or 30,
@@ -161,6 +167,9 @@ def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
     max_side = round(config.data.image_size * CACHE_SCALE)
     train = datalib.read_pairs(manifest["train"], max_side, soft=True)  # soft labels are learned as they are
     val = datalib.read_pairs(manifest["val"], max_side)
+    labels = {root.path: root.labels for root in config.data.roots}
+    for sample in train + val:
+        sample.labels = labels.get(sample.pair.root, "both")
     by_root = [(root.weight, [s for s in train if s.pair.root == root.path]) for root in config.data.roots]
     person_free = sum(not s.mask.any() for s in train)
     log.info("decoded %d training pairs (%d person-free, also used as paste backgrounds) and %d validation pairs",
@@ -172,13 +181,7 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
     """The network, compiled with Adam (warm-up then cosine decay), the configured loss, IoU/precision/recall."""
     model = build_deeplabv3plus(config.model, None)
     if config.train.init_from:
-        # Keras reads the weights out of a .keras archive and checks every layer's shape against this model.
-        try:
-            model.load_weights(config.train.init_from)
-        except (OSError, ValueError) as error:
-            raise SystemExit(f"--init-from {config.train.init_from}: not a model of this architecture "
-                             f"(same --encoder and --head-filters needed): {error}") from error
-        log.info("started from the weights of %s", config.train.init_from)
+        _start_from(model, config.train.init_from)
     warmup = max(1, min(total_steps // 2, round(total_steps / config.train.epochs * config.train.warmup_epochs)))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.train.learning_rate * 0.01,
@@ -188,8 +191,29 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
         warmup_steps=warmup,
     )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[config.train.loss],
-                  metrics=keras_metrics())
+                  metrics=keras_metrics(config.model.outputs))
     return model
+
+
+def _start_from(model: keras.Model, path: str) -> None:
+    """Load the weights of a saved model of this architecture; one of the other number of outputs (a
+    one-output model for a two-output network) gives every layer it shares (`training.deeplab.transplant`)."""
+    mismatch = SystemExit(f"--init-from {path}: not a model of this architecture (same --encoder and "
+                          "--head-filters needed)")
+    source = keras.saving.load_model(path, compile=False)
+    if source.output.shape[-1] != model.output.shape[-1]:
+        fresh = transplant(model, source)
+        if any(not name.startswith(("logits", "everyone")) for name in fresh):
+            raise mismatch
+        log.info("started from the weights of %s (%d outputs; the everyone logits from its subject's)",
+                 path, source.output.shape[-1])
+        return
+    # Keras reads the weights out of a .keras archive and checks every layer's shape against this model.
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"{mismatch}: {error}") from error
+    log.info("started from the weights of %s", path)
 
 
 def _callbacks(config: RunConfig, run_dir: Path, images_per_step: int,
@@ -238,9 +262,9 @@ def _input_pipeline(config: RunConfig, by_root: list[tuple[float, list[datalib.S
                     val: list[datalib.Sample]):
     """(endless augmented training batches from worker processes, letterboxed validation arrays)."""
     job = make_job(by_root, AugmentConfig.of(config.data), config.train.batch_size, config.train.seed,
-                   config.data.balance_groups)
+                   config.data.balance_groups, config.model.outputs)
     with WorkerBatches(job) as workers:
-        yield iter(workers), datalib.letterboxed_arrays(val, config.data.image_size)
+        yield iter(workers), datalib.letterboxed_arrays(val, config.data.image_size, config.model.outputs)
 
 
 def train(config: RunConfig, run_dir: Path, verbose: int = 2, keep_epochs: bool = False) -> Path:

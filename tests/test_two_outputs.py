@@ -1,0 +1,173 @@
+"""The two-output network (subject, everyone): what each training set teaches each output, the losses on
+known pixels only, the network's structure, starting it from a one-output model, and serving either."""
+
+import numpy as np
+import pytest
+
+from model.segmenter import Segmenter, channel
+from training import augment
+from training.config import AugmentConfig, DataRoot, ModelConfig
+from training.deeplab import build_deeplabv3plus, transplant
+from training.metrics import KNOWN, bce_person_dice_loss, bce_person_lovasz_loss, half_sure, keras_metrics
+from training.targets import held_out, two_outputs
+
+SUBJECT, EVERYONE, SUBJECT_KNOWN, EVERYONE_KNOWN = range(4)
+
+
+@pytest.mark.parametrize("text, path, weight, labels", [
+    ("../shared/data/ccp", "../shared/data/ccp", 1.0, "subject"),  # the set's own meaning
+    ("../shared/data/ccp:2", "../shared/data/ccp", 2.0, "subject"),
+    ("../shared/data/camvid:0.3", "../shared/data/camvid", 0.3, "everyone"),
+    ("../shared/data/negatives:0.8", "../shared/data/negatives", 0.8, "both"),
+    ("my/photos", "my/photos", 1.0, "both"),  # your own data: every person is the subject
+    ("my/photos:0.5:subject", "my/photos", 0.5, "subject"),
+    ("../shared/data/ccp:everyone", "../shared/data/ccp", 1.0, "everyone"),  # said on the command line
+])
+def test_a_data_root_says_what_its_masks_mark(text, path, weight, labels):
+    assert DataRoot.parse(text) == DataRoot(path, weight, labels)
+
+
+def test_a_subject_label_teaches_everyone_only_where_it_marks_a_person():
+    label = np.zeros((8, 8), np.float32)
+    label[2:6, 2:4] = 1.0
+    none = np.zeros_like(label)
+    truth = two_outputs(label, none, "subject", clean_background=False)
+    assert truth.shape == (8, 8, 4)
+    np.testing.assert_array_equal(truth[..., SUBJECT], label)
+    assert truth[..., SUBJECT_KNOWN].all(), "who the photo is about is known everywhere"
+    np.testing.assert_array_equal(truth[..., EVERYONE_KNOWN], label), "an unlabelled passer-by may stand anywhere else"
+    pasted = two_outputs(label, none, "subject", clean_background=True)
+    assert pasted[..., EVERYONE_KNOWN].all(), "on a person-free photo nobody else can be there"
+
+
+def test_an_audience_is_background_for_the_subject_and_people_for_everyone():
+    label, audience = np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32)
+    label[4:8, 3:5] = 1.0
+    audience[0:3, :] = 1.0
+    truth = two_outputs(label, audience, "subject", clean_background=False)
+    assert truth[0:3, :, SUBJECT].max() == 0 and truth[0:3, :, SUBJECT_KNOWN].all()
+    assert truth[0:3, :, EVERYONE].min() == 1 and truth[0:3, :, EVERYONE_KNOWN].all()
+
+
+def test_a_street_of_pedestrians_says_nothing_of_the_subject_and_a_one_person_set_says_both():
+    label = np.zeros((8, 8), np.float32)
+    label[1:3, 1:2] = 1.0
+    street = two_outputs(label, np.zeros_like(label), "everyone", clean_background=False)
+    assert not street[..., SUBJECT_KNOWN].any() and street[..., EVERYONE_KNOWN].all()
+    np.testing.assert_array_equal(street[..., EVERYONE], label)
+    both = held_out(label.astype(np.uint8), "both")
+    np.testing.assert_array_equal(both[..., SUBJECT], both[..., EVERYONE])
+    assert both[..., KNOWN:].all()
+    with pytest.raises(ValueError, match="labels must be one of"):
+        two_outputs(label, label, "nobody", False)
+
+
+def test_an_unknown_pixel_costs_nothing_whatever_the_network_says():
+    truth = np.zeros((1, 6, 6, 4), np.float32)
+    truth[0, 1:4, 1:4, SUBJECT] = truth[0, 1:4, 1:4, EVERYONE] = 1.0
+    truth[..., SUBJECT_KNOWN] = 1.0
+    truth[0, 1:4, 1:4, EVERYONE_KNOWN] = 1.0  # everyone known only where the subject stands
+    good = np.where(truth[..., :2] > 0, 0.99, 0.01).astype(np.float32)
+    passer_by = good.copy()
+    passer_by[0, 5, 5, 1] = 0.99  # everyone marks someone unlabelled: unknown for that output
+    for loss in (bce_person_dice_loss, bce_person_lovasz_loss):
+        assert float(loss(truth, passer_by)[0]) == pytest.approx(float(loss(truth, good)[0]), abs=1e-6)
+        wrong = good.copy()
+        wrong[0, 5, 5, 0] = 0.99  # ... but the subject output marking them costs
+        assert float(loss(truth, wrong)[0]) > float(loss(truth, good)[0]) + 1e-3
+
+
+def test_one_output_truths_keep_the_loss_they_had():
+    truth = np.zeros((2, 6, 6, 1), np.float32)
+    truth[0, 1:4, 1:4] = 1.0
+    prediction = np.clip(truth * 0.8 + 0.1, 0, 1).astype(np.float32)
+    as_two = np.concatenate([truth, truth, np.ones_like(truth), np.ones_like(truth)], axis=-1)
+    two_heads = np.concatenate([prediction, prediction], axis=-1)
+    one = bce_person_dice_loss(truth, prediction).numpy()
+    np.testing.assert_allclose(bce_person_dice_loss(as_two, two_heads).numpy(), 2 * one, rtol=1e-5)
+
+
+def test_metrics_count_the_subjects_known_pixels_and_report_everyone_beside():
+    names = [metric.name for metric in keras_metrics(2)]
+    assert names == ["iou", "precision", "recall", "everyone_iou"]
+    iou = keras_metrics(2)[0]
+    truth = np.zeros((1, 4, 4, 4), np.float32)
+    truth[0, :2, :, SUBJECT] = 1.0
+    truth[0, :, :2, SUBJECT_KNOWN] = 1.0  # the right half is unknown
+    prediction = np.zeros((1, 4, 4, 2), np.float32)
+    prediction[0, :2, :, 0] = 1.0
+    prediction[0, 2:, 2:, 0] = 1.0  # wrong, but where the subject is unknown
+    iou.update_state(truth, prediction)
+    assert float(iou.result()) == pytest.approx(1.0)
+
+
+def test_the_everyone_output_never_marks_less_than_the_subject():
+    network = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=2), 64)
+    assert network.output.shape[-1] == 2
+    subject = network.get_layer("logits")
+    kernel, bias = subject.get_weights()
+    network.get_layer("logits_everyone").set_weights([-kernel, bias - 5.0])  # everyone's own logits far below
+    photos = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    probabilities = network.predict(photos, verbose=0)
+    assert np.all(probabilities[..., 1] >= probabilities[..., 0])
+    np.testing.assert_allclose(probabilities[..., 1], probabilities[..., 0], atol=1e-6)
+
+
+def test_a_two_output_network_starts_where_the_one_output_model_was():
+    one = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=1), 64)
+    two = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=2), 64)
+    assert transplant(two, one) == []
+    photos = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    before, after = one.predict(photos, verbose=0), two.predict(photos, verbose=0)
+    np.testing.assert_allclose(after[..., 0], before[..., 0], atol=1e-5)
+    np.testing.assert_allclose(after[..., 1], before[..., 0], atol=1e-5)
+    wider = build_deeplabv3plus(ModelConfig(head_filters=24, outputs=2), 64)
+    assert "aspp_1x1" in transplant(wider, one), "a layer of another shape stays as built"
+
+
+def test_a_one_output_model_answers_both_outputs_with_its_one(segmenter, astronaut):
+    probabilities = np.random.default_rng(2).uniform(size=(3, 5, 1)).astype(np.float32)
+    np.testing.assert_array_equal(channel(probabilities, "everyone"), probabilities[..., 0])
+    two = np.random.default_rng(3).uniform(size=(3, 5, 2)).astype(np.float32)
+    np.testing.assert_array_equal(channel(two, "subject"), two[..., 0])
+    np.testing.assert_array_equal(channel(two, "everyone"), two[..., 1])
+    assert set(segmenter.outputs) <= {"subject", "everyone", "person"}
+
+
+def test_a_two_output_network_serves_each_output_where_asked(astronaut):
+    network = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=2), None)
+    kernel, bias = network.get_layer("logits").get_weights()
+    network.get_layer("logits").set_weights([kernel * 0, bias * 0 - 4.0])  # subject: nobody
+    network.get_layer("logits_everyone").set_weights([kernel * 0, bias * 0 + 4.0])  # everyone: everywhere
+    segmenter = Segmenter(network, 64, second_look=None)
+    assert segmenter.outputs == ("subject", "everyone")
+    assert segmenter.predict(astronaut).max() < 0.05
+    assert segmenter.predict(astronaut, "everyone").min() > 0.95
+
+
+def test_half_sure_counts_ghosts_away_from_the_outline_only():
+    truth = np.zeros((100, 100), np.uint8)
+    truth[20:80, 30:70] = 1
+    alpha = truth.astype(np.float32)
+    alpha[20:80, 28:32] = 0.5  # a soft edge along the outline: not counted
+    assert half_sure(truth, alpha)[0] == 0
+    alpha[0:10, 80:100] = 0.4  # a ghost in the corner: 200 pixels
+    unsure, judged = half_sure(truth, alpha)
+    assert unsure == 200 and judged < truth.size
+
+
+def test_an_audience_behind_the_person_carries_its_label(shapes_people):
+    image, mask = shapes_people
+    config = AugmentConfig(size=64, audience_probability=1.0, group_probability=0.0, paste_probability=0.0)
+    made = augment.composed_sample(image, mask, None, config, np.random.default_rng(4), [(image, mask)] * 3)
+    assert made.audience.shape == (64, 64, 1) and made.audience.max() > 0.5
+    assert not made.clean_background
+    assert np.all(made.audience[..., 0][made.label[..., 0] >= 0.99] < 0.01), "hidden where the person stands"
+
+
+@pytest.fixture
+def shapes_people():
+    from tests.shapes import draw_pair
+
+    image, mask = draw_pair(3, 96, 64)
+    return image, (mask > 0).astype(np.float32)
