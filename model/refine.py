@@ -15,11 +15,12 @@ WORK_SIDE = 1024  # the filter's coefficients are computed with the longer side 
 SMALL_SHARE = 0.005
 SPECK_SHARE = 0.0001
 # Decisive alpha: farther than this share of the photo's diagonal from the person's outline (alpha 0.5), a
-# pixel is opaque or clear, never half-sure: no ghost of a flag, a crowd or an object where the network is
-# unsure. Hair, fingers and motion blur stay soft, within the band along the outline. Chosen on the
+# pixel is clear or, within a person the network is sure of, opaque (`decisive`): no faint ghost of a flag,
+# a crowd or an object. Hair, fingers and motion blur stay soft, within the band along the outline. Chosen on the
 # validation split (model card, "Decisive alpha"); None turns it off (only to measure it).
 DECIDE_SHARE: float | None = 0.01
 DECIDE_WORK_SIDE = 512  # the band is found with the longer side at most this (a 12 MP photo: milliseconds)
+SURE = 0.9  # a person region with a pixel at this alpha or more is one the network is sure of
 
 
 def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK_SIDE,
@@ -57,17 +58,20 @@ def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK
 
 
 def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarray:
-    """In place, and returned: every pixel of the alpha (H, W) float32 farther than `share` of the diagonal
-    from the outline (where the alpha crosses 0.5) set to 1 inside the person and 0 outside. Thresholded at
-    0.5, nothing changes; only the half-sure ghosts away from any outline go."""
+    """In place, and returned: the alpha (H, W) float32 made decisive farther than `share` of the diagonal from
+    the outline (where the alpha crosses 0.5). There, a pixel under 0.5 is cleared, and a pixel of a person
+    region that the network is sure of somewhere (alpha SURE or more) is made opaque. A region it is nowhere
+    sure of (a flag or an object beside a person, at 0.6-0.8) keeps its alpha: made opaque it would be cut
+    out whole, an error the network did not make. Thresholded at 0.5, nothing changes."""
     height, width = alpha.shape
     person = cv2.threshold(alpha, 0.5, 1.0, cv2.THRESH_BINARY)[1]  # 1.0 where alpha > 0.5
     cv2.max(person, (alpha == 0.5).astype(np.float32), dst=person)  # >= 0.5, as everywhere else
     scale = min(1.0, DECIDE_WORK_SIDE / max(height, width))
-    small = person
+    small, small_alpha = person, alpha
     if scale < 1.0:  # area-averaged: a low-resolution pixel that mixes both sides is on the outline
-        small = cv2.resize(person, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = cv2.resize(person, size, interpolation=cv2.INTER_AREA)
+        small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
     inside = (small >= 0.5).astype(np.uint8)
     radius = max(1, round(share * float(np.hypot(*small.shape))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
@@ -76,8 +80,17 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     if scale < 1.0:
         mixed = ((small > 0.0) & (small < 1.0)).astype(np.uint8)
         cv2.max(band, cv2.dilate(mixed, kernel), dst=band)
-        band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST)
-    np.copyto(alpha, person, where=band == 0)
+    count, regions = cv2.connectedComponents(inside, connectivity=8)
+    sure = np.zeros(count, bool)
+    sure[np.unique(regions[(small_alpha >= SURE) & (inside > 0)])] = True
+    sure[0] = False  # the background
+    opaque = (sure[regions] & (band == 0)).astype(np.uint8)
+    clear = ((inside == 0) & (band == 0)).astype(np.uint8)
+    if scale < 1.0:
+        opaque, clear = (cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST) for m in (opaque, clear))
+    # Full resolution decides the side (person >= 0.5 or not); the reduced maps only say where to decide.
+    np.copyto(alpha, 1.0, where=(opaque > 0) & (person > 0))
+    np.copyto(alpha, 0.0, where=(clear > 0) & (person == 0))
     return alpha
 
 

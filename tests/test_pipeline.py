@@ -146,17 +146,20 @@ def test_decisive_alpha_leaves_no_ghost_away_from_the_outline_and_keeps_the_soft
     alpha = np.zeros(shape, np.float32)
     alpha[height // 4:3 * height // 4, width // 3:2 * width // 3] = 1.0
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(1.0, height / 400))  # a soft outline, as hair or motion blur
+    alpha[height // 2:height // 2 + 20, width // 2:width // 2 + 40] = 0.8  # unsure inside a sure person
     ghost = (slice(height // 20, height // 6), slice(3 * width // 4, 9 * width // 10))  # a flag, half-sure
     faint, firm = alpha.copy(), alpha.copy()
     faint[ghost], firm[ghost] = 0.35, 0.65
     edge_row, edge = height // 2, slice(width // 3 - 3, width // 3 + 3)
-    for before, inside in ((faint, 0.0), (firm, 1.0)):
+    margin = round(0.02 * np.hypot(height, width))  # beyond the band along the ghost's own outline
+    for before, inside in ((faint, 0.0), (firm, 0.65)):
         after = decisive(before.copy())
-        margin = round(0.02 * np.hypot(height, width))  # beyond the band along the ghost's own outline
-        assert np.all(after[ghost][margin:-margin, margin:-margin] == inside), "opaque or gone, never a ghost"
+        # A faint ghost goes; a firmer one, in a region the network is nowhere sure of, keeps its alpha: made
+        # opaque it would be cut out whole (tests/test_shipped_model.py: the flag beside the astronaut).
+        assert np.all(after[ghost][margin:-margin, margin:-margin] == inside)
         np.testing.assert_array_equal(after[edge_row, edge], before[edge_row, edge])  # the soft edge stays
         np.testing.assert_array_equal(after >= 0.5, before >= 0.5)  # thresholded, nothing changes
-        assert np.all(after[height // 2, width // 2 - 5:width // 2 + 5] == 1.0)
+        assert np.all(after[height // 2 + 5, width // 2 + 5:width // 2 + 15] == 1.0), "sure person: opaque"
 
 
 def test_person_box_and_crop():

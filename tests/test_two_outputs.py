@@ -171,3 +171,54 @@ def shapes_people():
 
     image, mask = draw_pair(3, 96, 64)
     return image, (mask > 0).astype(np.float32)
+
+
+def test_a_two_output_model_averages_with_the_one_output_model_it_started_from():
+    from training.soup import soup
+
+    one = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=1), 64)
+    two = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=2), 64)
+    photos = np.random.default_rng(5).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    alone = one.predict(photos, verbose=0)[..., 0]
+    averaged = soup(two, one, 0.0)  # all of the one-output model: both outputs are its one
+    np.testing.assert_allclose(averaged.predict(photos, verbose=0)[..., 0], alone, atol=1e-5)
+    np.testing.assert_allclose(averaged.predict(photos, verbose=0)[..., 1], alone, atol=1e-5)
+    with pytest.raises(ValueError, match="give the two-output model first"):
+        soup(one, two, 0.5)
+
+
+@pytest.fixture(scope="module")
+def split_model(tmp_path_factory):
+    """A saved two-output network whose subject output marks nobody and whose everyone output marks every
+    pixel, and a data root of drawn shapes."""
+    from tests.shapes import write_root
+
+    folder = tmp_path_factory.mktemp("split")
+    network = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=2), 64)
+    kernel, bias = network.get_layer("logits").get_weights()
+    network.get_layer("logits").set_weights([kernel * 0, bias * 0 - 6.0])
+    network.get_layer("logits_everyone").set_weights([kernel * 0, bias * 0 + 6.0])
+    network.save(folder / "split.keras")
+    return folder / "split.keras", write_root(folder / "shapes", 4)
+
+
+def test_evaluate_scores_the_output_the_people_option_reads(split_model, tmp_path, capsys):
+    from training import evaluate
+
+    model, root = split_model
+    for people, recall in (("subject", 0.0), ("all", 1.0), ("main", 0.0)):
+        assert evaluate.main(["--model", str(model), "--data", str(root), "--refine", "--people", people,
+                              "--second-look", "0", "--out", str(tmp_path / people)]) == 0
+        summary = __import__("json").loads((tmp_path / people / "summary.json").read_text())["shapes"]
+        assert summary["recall"] == pytest.approx(recall, abs=1e-6)
+        assert "half_sure" in summary and "undecided_photos" in summary
+    assert "people=all (everyone output of subject, everyone)" in capsys.readouterr().out
+
+
+def test_calibrate_shifts_the_output_the_people_option_reads(split_model):
+    from training.calibrate import logits_layer
+
+    model, _ = split_model
+    segmenter = Segmenter.load(model, fast=False)
+    assert logits_layer(segmenter, "subject").name == "logits"
+    assert logits_layer(segmenter, "all").name == "logits_everyone"

@@ -25,7 +25,7 @@ import numpy as np
 
 from model.compose import over_checkerboard, to_alpha8
 from model.pipeline import PEOPLE, output_of
-from model.refine import guided_alpha
+from model.refine import DECIDE_SHARE, guided_alpha
 from model.segmenter import SECOND_LOOK_SIZE, Segmenter
 from model.subject import main_region
 from training import data as datalib
@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="score the service's people option: subject (the subject output), all (the everyone "
                              "output) or main (the largest subject region, model.subject)")
     parser.add_argument("--main-person", action="store_const", const="main", dest="people", help="--people main")
+    parser.add_argument("--decide-share", type=float, default=DECIDE_SHARE, metavar="SHARE",
+                        help="with --refine: the decisive alpha's band along the outline, a share of the diagonal "
+                             f"(model.refine; default {DECIDE_SHARE}, as served; 0: off, to measure it)")
     parser.add_argument("--close-up", action="store_true",
                         help="score a head-and-shoulders crop of every photo with a person (a portrait), cut "
                              "around the person's head as the mask shows it; person-free photos are left out")
@@ -106,13 +109,15 @@ def close_up(sample: datalib.Sample) -> datalib.Sample | None:
 
 
 def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = False,
-             close_ups: bool = False, people: str = PEOPLE[0]) -> tuple[list[dict], dict[str, dict], list]:
+             close_ups: bool = False, people: str = PEOPLE[0],
+             decide_share: float | None = DECIDE_SHARE) -> tuple[list[dict], dict[str, dict], list]:
     """Per-image rows, per-set (by the root's folder name) and overall summaries, and (score, photo,
     truth, probability) for the panel.
 
     With `refine`, the probability goes through the service's edge refinement first (`model.refine`);
     with `close_ups`, each photo with a person is scored on its head-and-shoulders crop (`close_up`);
-    `people` reads the network output the service's option does, and "main" keeps only the largest region.
+    `people` reads the network output the service's option does, and "main" keeps only the largest region;
+    `decide_share` is the refinement's decisive band (None or 0: off).
     """
     rows, tallies, shown = [], {}, []
     for pair in pairs:
@@ -123,7 +128,7 @@ def evaluate(segmenter: Segmenter, pairs: list[datalib.Pair], refine: bool = Fal
             continue
         probability = segmenter.predict(sample.image, output_of(people))
         if refine:
-            probability = guided_alpha(sample.image, probability)
+            probability = guided_alpha(sample.image, probability, decide_share=decide_share or None)
         if people == "main" and (keep := main_region(probability >= 0.5)) is not None:
             probability = probability * keep
         unsure, judged = half_sure(sample.mask, probability)
@@ -252,14 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up, args.people)
+    rows, summary, shown = evaluate(segmenter, pairs, args.refine, args.close_up, args.people, args.decide_share)
     if not rows:
         what = "pairs with a person" if args.close_up else "pairs"
         print(f"error: no readable {what} to evaluate", file=sys.stderr)
         return 2
     out = args.out or ((args.run / "eval") if args.run else Path("eval"))
     write_report(out, rows, summary, shown)
-    refined = ", edge refinement on" if args.refine else ""
+    refined = f", edge refinement on (decisive band {args.decide_share or 'off'})" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     only_main = f", people={args.people} ({output_of(args.people)} output of {', '.join(segmenter.outputs)})"
     second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""

@@ -3,7 +3,9 @@
 A "model soup" (Wortsman et al., 2022): two fine-tunings of one starting point often lie in one basin
 of the loss, and their weight average keeps what each learned. The shipped model is such an average
 (model/MODEL_CARD.md). The result has A's architecture and no optimizer; `training.export RUN_DIR
---checkpoint SOUP.keras` turns it into a serving file like any checkpoint of the run.
+--checkpoint SOUP.keras` turns it into a serving file like any checkpoint of the run. A one-output model
+averages with a two-output one as the two-output network it starts (`training.deeplab.transplant`: both
+outputs its one).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 from pathlib import Path
 
 import keras
+
+from training.deeplab import transplant
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,13 +34,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def soup(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
-    """`first` with every weight replaced by weight * first + (1 - weight) * second."""
+    """`first` with every weight replaced by weight * first + (1 - weight) * second; a second model of
+    another number of outputs first becomes one of `first`'s (`as_outputs_of`)."""
+    second = as_outputs_of(first, second)
     ours, theirs = first.get_weights(), second.get_weights()
     shapes = [w.shape for w in ours], [w.shape for w in theirs]
     if shapes[0] != shapes[1]:
         raise ValueError("the two models have different architectures (weight shapes differ)")
     first.set_weights([weight * a + (1.0 - weight) * b for a, b in zip(ours, theirs)])
     return first
+
+
+def as_outputs_of(first: keras.Model, second: keras.Model) -> keras.Model:
+    """`second` as a network of `first`'s number of outputs where they differ (a one-output model as the
+    two-output network it starts, every output its one), else `second` itself."""
+    if first.output.shape[-1] == second.output.shape[-1]:
+        return second
+    if second.output.shape[-1] > first.output.shape[-1]:
+        raise ValueError("the first model has fewer outputs than the second: give the two-output model first")
+    twin = keras.models.clone_model(first)
+    if any(not name.startswith(("logits", "everyone")) for name in transplant(twin, second)):
+        raise ValueError("the two models have different architectures (weight shapes differ)")
+    return twin
 
 
 def main(argv: list[str] | None = None) -> int:
