@@ -62,24 +62,29 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     the outline (where the alpha crosses 0.5). There, a pixel under 0.5 is cleared, and a pixel of a person
     region that the network is sure of somewhere (alpha SURE or more) is made opaque. A region it is nowhere
     sure of (a flag or an object beside a person, at 0.6-0.8) keeps its alpha: made opaque it would be cut
-    out whole, an error the network did not make. Thresholded at 0.5, nothing changes."""
+    out whole, an error the network did not make. Thresholded at 0.5, nothing changes.
+
+    The band and the regions are found at most DECIDE_WORK_SIDE on the longer side; a reduced pixel that
+    mixes person and background is outline, so outside the band every photo pixel of a reduced pixel is on
+    the same side, and the full resolution is only written, never compared again."""
     height, width = alpha.shape
-    person = cv2.threshold(alpha, 0.5, 1.0, cv2.THRESH_BINARY)[1]  # 1.0 where alpha > 0.5
-    cv2.max(person, (alpha == 0.5).astype(np.float32), dst=person)  # >= 0.5, as everywhere else
-    scale = min(1.0, DECIDE_WORK_SIDE / max(height, width))
+    # uint8 0/255 (cv2.compare with a scalar took 300 ms at 12 MP; NumPy's comparison 6 ms)
+    person = np.greater_equal(alpha, np.float32(0.5)).view(np.uint8) * np.uint8(255)
+    # An integer reduction (OpenCV's fast path for area averaging: a fraction costs 4x more at 1 MP).
+    factor = -(-max(height, width) // DECIDE_WORK_SIDE)
+    scale = 1.0 / factor
     small, small_alpha = person, alpha
-    if scale < 1.0:  # area-averaged: a low-resolution pixel that mixes both sides is on the outline
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if factor > 1:  # area-averaged: a reduced pixel strictly between 0 and 255 mixes both sides
+        size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
         small = cv2.resize(person, size, interpolation=cv2.INTER_AREA)
         small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
-    inside = (small >= 0.5).astype(np.uint8)
+    inside = (small >= 128).astype(np.uint8)
     radius = max(1, round(share * float(np.hypot(*small.shape))))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     # Within `radius` of the outline: where the dilated and eroded person differ, or near a mixed pixel.
     band = cv2.dilate(inside, kernel) - cv2.erode(inside, kernel)
     if scale < 1.0:
-        mixed = ((small > 0.0) & (small < 1.0)).astype(np.uint8)
-        cv2.max(band, cv2.dilate(mixed, kernel), dst=band)
+        cv2.max(band, cv2.dilate(((small > 0) & (small < 255)).astype(np.uint8), kernel), dst=band)
     count, regions = cv2.connectedComponents(inside, connectivity=8)
     sure = np.zeros(count, bool)
     sure[np.unique(regions[(small_alpha >= SURE) & (inside > 0)])] = True
@@ -88,9 +93,8 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     clear = ((inside == 0) & (band == 0)).astype(np.uint8)
     if scale < 1.0:
         opaque, clear = (cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST) for m in (opaque, clear))
-    # Full resolution decides the side (person >= 0.5 or not); the reduced maps only say where to decide.
-    np.copyto(alpha, 1.0, where=(opaque > 0) & (person > 0))
-    np.copyto(alpha, 0.0, where=(clear > 0) & (person == 0))
+    np.copyto(alpha, 1.0, where=opaque.view(bool))
+    np.copyto(alpha, 0.0, where=clear.view(bool))
     return alpha
 
 
