@@ -75,7 +75,7 @@ def forward_levers(segmenter: Segmenter, model: Path, repeats: int) -> list[Row]
 
     squares = [shape for shape in segmenter.looks if shape[0] == shape[1]]
     engines: dict[str, tuple[Callable[[np.ndarray], np.ndarray], list[tuple[int, int]]]] = {
-        "LiteRT float32, XNNPACK (served)": (segmenter.forward, segmenter.looks),
+        "LiteRT float32, XNNPACK (served)": (segmenter.forward_all, segmenter.looks),
         "TensorFlow traced graph, uint8 signature": (segmenter.graph_forward, segmenter.looks),
     }
     for weights in ("float16", "dynamic-int8"):

@@ -162,6 +162,7 @@ def test_readiness_waits_for_the_warm_up(segmenter):
 
     class SlowWarmUp:
         device, size, engine, model_id = segmenter.device, segmenter.size, segmenter.engine, segmenter.model_id
+        outputs = segmenter.outputs
 
         def warm_up(self):
             release.wait(10)
@@ -197,9 +198,9 @@ def test_a_full_queue_gets_a_quick_503_with_retry_after(segmenter, astronaut_jpe
     class Gated:  # the real segmenter, held at a gate: photos pile up as under load
         device, size, engine, model_id = segmenter.device, segmenter.size, segmenter.engine, segmenter.model_id
 
-        def predict(self, rgb):
+        def predict(self, rgb, output="subject"):
             gate.wait(30)
-            return segmenter.predict(rgb)
+            return segmenter.predict(rgb, output)
 
     app = create_app({"TESTING": True, "SEGMENTER": Gated(), "WARM_UP": False, "MODEL_THREADS": 1,
                       "QUEUE_DEPTH": 1})

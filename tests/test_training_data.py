@@ -94,9 +94,9 @@ def test_manifest_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("../data/ccp", DataRoot("../data/ccp", 1.0)),
-    ("../data/ccp:0.3", DataRoot("../data/ccp", 0.3)),
-    ("C:/data:2", DataRoot("C:/data", 2.0)),
+    ("../data/ccp", DataRoot("../data/ccp", 1.0, "subject")),  # ccp's labels leave passers-by out
+    ("../data/ccp:0.3", DataRoot("../data/ccp", 0.3, "subject")),
+    ("C:/data:2", DataRoot("C:/data", 2.0, "both")),
 ])
 def test_data_root_parsing(text, expected):
     assert DataRoot.parse(text) == expected

@@ -178,7 +178,7 @@ def test_export_loads_in_a_fresh_process_with_the_same_output(run, tmp_path):
 @pytest.mark.parametrize("encoder", ["mobilenetv2", "resnet50"])
 def test_both_encoders_build_and_tap_the_named_layers(encoder):
     model = build_deeplabv3plus(ModelConfig(encoder=encoder, head_filters=16), 64)
-    assert model.output_shape == (None, 64, 64, 1)
+    assert model.output_shape == (None, 64, 64, 2)  # the subject and everyone
     taps = model.get_layer(f"{encoder}_encoder")
     low, high = ENCODER_TAPS[encoder]
     assert [t.name for t in taps.outputs] == [taps.get_layer(low).output.name, taps.get_layer(high).output.name]

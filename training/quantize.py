@@ -87,14 +87,15 @@ class LiteSegmenter(Segmenter):
             self.interpreter = _interpreter(model, threads, xnnpack=False)
         self._input = self.interpreter.get_input_details()[0]["index"]
         self._output = self.interpreter.get_output_details()[0]["index"]
+        self._outputs = None
 
-    def forward(self, batch: np.ndarray) -> np.ndarray:
-        """(N, size, size) probabilities, one image at a time (the converted model has batch 1)."""
+    def forward_all(self, batch: np.ndarray) -> np.ndarray:
+        """(N, size, size, outputs) probabilities, one image at a time (the converted model has batch 1)."""
         out = []
         for image in batch:
             self.interpreter.set_tensor(self._input, image[None].astype(np.float32))
             self.interpreter.invoke()
-            out.append(self.interpreter.get_tensor(self._output)[0, ..., 0])
+            out.append(self.interpreter.get_tensor(self._output)[0])
         return np.stack(out)
 
 
