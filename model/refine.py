@@ -72,7 +72,6 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     person = np.greater_equal(alpha, np.float32(0.5)).view(np.uint8) * np.uint8(255)
     # An integer reduction (OpenCV's fast path for area averaging: a fraction costs 4x more at 1 MP).
     factor = -(-max(height, width) // DECIDE_WORK_SIDE)
-    scale = 1.0 / factor
     small, small_alpha = person, alpha
     if factor > 1:  # area-averaged: a reduced pixel strictly between 0 and 255 mixes both sides
         size = (max(1, -(-width // factor)), max(1, -(-height // factor)))
@@ -83,7 +82,7 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     # Within `radius` of the outline: where the dilated and eroded person differ, or near a mixed pixel.
     band = cv2.dilate(inside, kernel) - cv2.erode(inside, kernel)
-    if scale < 1.0:
+    if factor > 1:
         cv2.max(band, cv2.dilate(((small > 0) & (small < 255)).astype(np.uint8), kernel), dst=band)
     count, regions = cv2.connectedComponents(inside, connectivity=8)
     sure = np.zeros(count, bool)
@@ -91,7 +90,7 @@ def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.01) -> np.ndarr
     sure[0] = False  # the background
     opaque = (sure[regions] & (band == 0)).astype(np.uint8)
     clear = ((inside == 0) & (band == 0)).astype(np.uint8)
-    if scale < 1.0:
+    if factor > 1:
         opaque, clear = (cv2.resize(m, (width, height), interpolation=cv2.INTER_NEAREST) for m in (opaque, clear))
     np.copyto(alpha, 1.0, where=opaque.view(bool))
     np.copyto(alpha, 0.0, where=clear.view(bool))

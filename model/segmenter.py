@@ -33,6 +33,11 @@ OUTPUTS = ("subject", "everyone")  # a two-output network's channels, in order (
 SUBJECT, EVERYONE = OUTPUTS
 
 
+def outputs_of(probabilities: np.ndarray) -> tuple[str, ...]:
+    """What a network's (..., channels) probabilities tell apart: `OUTPUTS`, or ("person",) for one channel."""
+    return OUTPUTS if probabilities.shape[-1] == len(OUTPUTS) else ("person",)
+
+
 def channel(probabilities: np.ndarray, output: str) -> np.ndarray:
     """One output of the network's (..., channels) probabilities: `output`'s channel, or the only one."""
     index = OUTPUTS.index(output)
@@ -193,7 +198,7 @@ class Segmenter:
         on LiteRT, for XNNPACK's first call)."""
         for height, width in self.looks:
             probabilities = self.forward_all(np.zeros((1, height, width, 3), dtype=np.uint8))
-        self._outputs = OUTPUTS if probabilities.shape[-1] == len(OUTPUTS) else ("person",)
+        self._outputs = outputs_of(probabilities)
 
     def forward(self, batch: np.ndarray, output: str = SUBJECT) -> np.ndarray:
         """The bare network on a batch of RGB uint8 canvases of one shape (N, H, W, 3); returns `output`'s
@@ -219,8 +224,7 @@ class Segmenter:
         """The outputs the network tells apart: `OUTPUTS`, or ("person",) for a one-output network (which
         answers every `output` with its one)."""
         if self._outputs is None:
-            probabilities = self.forward_all(np.zeros((1, *self.shapes[0], 3), np.uint8))
-            self._outputs = OUTPUTS if probabilities.shape[-1] == len(OUTPUTS) else ("person",)
+            self._outputs = outputs_of(self.forward_all(np.zeros((1, *self.shapes[0], 3), np.uint8)))
         return self._outputs
 
     def canvas(self, rgb: np.ndarray) -> tuple[np.ndarray, Placement]:

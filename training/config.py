@@ -32,18 +32,18 @@ class DataRoot:
         """Parse `ROOT[:WEIGHT][:LABELS]`; without LABELS, the set's own (`SET_LABELS`, by folder name)."""
         path, sep, labels = text.rpartition(":")
         if not sep or labels not in LABELS:
-            path, labels = text, default_labels(text)
+            path, labels = text, ""
         root, sep, weight = path.rpartition(":")
         if not sep or not _is_float(weight):
-            return cls(path=path, labels=labels)
+            root, weight = path, "1"
         if float(weight) < 0:
             raise ValueError(f"sampling weight must be >= 0, got {weight!r} in {text!r}")
-        return cls(path=root, weight=float(weight), labels=labels)
+        return cls(path=root, weight=float(weight), labels=labels or default_labels(root))
 
 
 def default_labels(root: str) -> str:
     """What a root's masks mark when the command line does not say: its set's (`SET_LABELS`), else "both"."""
-    return SET_LABELS.get(Path(root.rstrip("/")).name.split(":")[0], "both")
+    return SET_LABELS.get(Path(root).name, "both")
 
 
 def _is_float(text: str) -> bool:
