@@ -73,6 +73,9 @@ class DataConfig:
     audience_probability: float = 0.0  # share of samples whose person stands in front of an audience
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
+    # Teacher-labelled roots (agreement.csv): training pairs whose label the teachers agree on less than this
+    # are left out (training.agreement.label_agreement); validation and test pairs all stay.
+    min_agreement: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,8 @@ import numpy as np
 
 from model.compose import to_alpha8
 from training import data as datalib
+from training.agreement import EMPTY_AREA
+from training.agreement import read as read_agreement
 
 TEACHERS = Path(".teachers")
 # member -> (wheel file, the model's path inside it)
@@ -53,7 +55,6 @@ U2NET_SIDE = 320
 MODNET_SHORT_SIDE, MODNET_MULTIPLE = 512, 32
 IMAGENET_MEAN, IMAGENET_STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224, 0.225], np.float32)
 
-EMPTY_AREA = 0.005  # a member that marks less of the photo than this found no one (ensemble)
 EDGE_SHARE = 0.01  # the soft outline of a label: this share of the photo's diagonal either side (soft_label)
 KEEP_AREA = 0.005  # a person of the data's own label this share of the photo or more can be kept (keep_found_people)
 DROPPED = 0.2  # ... where the ensemble's label covers less of them than this
@@ -226,15 +227,6 @@ def label(photo: Path, pair: datalib.Pair | None,
     if own is not None and "student" in probabilities:
         soft = keep_found_people(soft, own, probabilities["student"])
     return soft, agreement(values), {name: float(np.mean(p >= 0.5)) for name, p in probabilities.items()}
-
-
-def read_agreement(out: Path) -> dict[str, dict[str, str]]:
-    """agreement.csv of a labelled root, by id (empty before the first photo)."""
-    report = out / "agreement.csv"
-    if not report.is_file():
-        return {}
-    with report.open(newline="") as handle:
-        return {row["id"]: row for row in csv.DictReader(handle)}
 
 
 def teach(inputs: list[Path], out: Path, members: dict[str, Member], min_agreement: float,

@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from training import agreement as agreementlib
 from training import data as datalib
 from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
@@ -78,6 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audience-probability", type=float, default=DataConfig.audience_probability,
                         help="share of samples whose person stands in front of an audience of other people "
                              "(at most 30%% of the frame tall, out of focus), who stay background")
+    parser.add_argument("--min-agreement", type=float, default=DataConfig.min_agreement, metavar="IOU",
+                        help="leave out training pairs of teacher-labelled roots (with agreement.csv, "
+                             "training.teach) whose label the teachers that made it agree on less than this "
+                             "(mean pairwise IoU); validation and test pairs all stay")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
     parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
@@ -120,6 +125,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             audience_probability=args.audience_probability,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
+            min_agreement=args.min_agreement,
         ),
         model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
                           head_filters=args.head_filters, outputs=args.outputs),
@@ -165,7 +171,8 @@ def prepare_run(args: argparse.Namespace) -> RunConfig:
 def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
     """Decode the training and validation pairs into memory at training size."""
     max_side = round(config.data.image_size * CACHE_SCALE)
-    train = datalib.read_pairs(manifest["train"], max_side, soft=True)  # soft labels are learned as they are
+    train_pairs = agreementlib.trusted(manifest["train"], config.data.min_agreement)
+    train = datalib.read_pairs(train_pairs, max_side, soft=True)  # soft labels are learned as they are
     val = datalib.read_pairs(manifest["val"], max_side)
     labels = {root.path: root.labels for root in config.data.roots}
     for sample in train + val:
