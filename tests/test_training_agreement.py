@@ -85,3 +85,4 @@ def test_a_run_trains_on_trusted_pairs_only(tmp_path):
     assert [s.pair.id for s in by_root[0][1]] == ["s000"] and [s.pair.id for s in val] == ["s003"]
     config.save(tmp_path / "config.json")
     assert RunConfig.load(tmp_path / "config.json").data.min_agreement == 0.5
+

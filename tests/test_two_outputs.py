@@ -1,6 +1,7 @@
 """The two-output network (subject, everyone): what each training set teaches each output, the losses on
 known pixels only, the network's structure, starting it from a one-output model, and serving either."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from training import augment
 from training.config import AugmentConfig, DataRoot, ModelConfig
 from training.deeplab import build_deeplabv3plus, transplant
 from training.metrics import KNOWN, bce_person_dice_loss, bce_person_lovasz_loss, half_sure, keras_metrics
-from training.targets import held_out, two_outputs
+from training.targets import bystanders, held_out, two_outputs
 
 SUBJECT, EVERYONE, SUBJECT_KNOWN, EVERYONE_KNOWN = range(4)
 
@@ -27,16 +28,26 @@ def test_a_data_root_says_what_its_masks_mark(text, path, weight, labels):
     assert DataRoot.parse(text) == DataRoot(path, weight, labels)
 
 
+def test_a_subject_root_reads_its_every_person_masks_where_it_has_them(tmp_path):
+    (tmp_path / "mine" / "masks-everyone").mkdir(parents=True)
+    assert DataRoot.parse(f"{tmp_path}/mine:subject").everyone_masks == "masks-everyone"
+    assert DataRoot.parse(f"{tmp_path}/mine").everyone_masks == ""  # "both": every person is the subject
+    assert DataRoot.parse(f"{tmp_path}/other:subject").everyone_masks == ""
+    har = "../shared/data/har"
+    if __import__("os").path.isdir(f"{har}/masks-mediapipe"):
+        assert DataRoot.parse(har).everyone_masks == "masks-mediapipe"  # MediaPipe's labels of every person
+
+
 def test_a_subject_label_teaches_everyone_only_where_it_marks_a_person():
     label = np.zeros((8, 8), np.float32)
     label[2:6, 2:4] = 1.0
     none = np.zeros_like(label)
-    truth = two_outputs(label, none, "subject", clean_background=False)
+    truth = two_outputs(label, none, "subject", everyone_labelled=False)
     assert truth.shape == (8, 8, 4)
     np.testing.assert_array_equal(truth[..., SUBJECT], label)
     assert truth[..., SUBJECT_KNOWN].all(), "who the photo is about is known everywhere"
     np.testing.assert_array_equal(truth[..., EVERYONE_KNOWN], label), "an unlabelled passer-by may stand anywhere else"
-    pasted = two_outputs(label, none, "subject", clean_background=True)
+    pasted = two_outputs(label, none, "subject", everyone_labelled=True)
     assert pasted[..., EVERYONE_KNOWN].all(), "on a person-free photo nobody else can be there"
 
 
@@ -44,15 +55,41 @@ def test_an_audience_is_background_for_the_subject_and_people_for_everyone():
     label, audience = np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32)
     label[4:8, 3:5] = 1.0
     audience[0:3, :] = 1.0
-    truth = two_outputs(label, audience, "subject", clean_background=False)
+    truth = two_outputs(label, audience, "subject", everyone_labelled=False)
     assert truth[0:3, :, SUBJECT].max() == 0 and truth[0:3, :, SUBJECT_KNOWN].all()
     assert truth[0:3, :, EVERYONE].min() == 1 and truth[0:3, :, EVERYONE_KNOWN].all()
+
+
+def test_bystanders_are_the_people_the_subject_label_leaves_out():
+    label, everyone = np.zeros((20, 20), np.uint8), np.zeros((20, 20), np.uint8)
+    label[4:16, 2:7] = 1
+    everyone[3:17, 1:8] = 1  # the subject, drawn blobbier
+    everyone[10:18, 12:15] = 1  # somebody the label leaves out
+    found = bystanders(label, everyone)
+    assert found[10:18, 12:15].all() and found.sum() == 24, "the subject's own blob is not a bystander"
+
+
+def test_a_photo_whose_every_person_is_known_teaches_everyone_its_background(shapes_people):
+    image, mask = shapes_people
+    beside = np.zeros_like(mask)
+    beside[5:40, 2:10] = 1.0  # a bystander at the left edge, away from the drawn person
+    beside *= 1.0 - mask
+    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=0.0, audience_probability=0.0)
+    made = augment.composed_sample(image, mask, None, config, np.random.default_rng(5), bystanders=beside)
+    plain = augment.composed_sample(image, mask, None, config, np.random.default_rng(5))
+    np.testing.assert_array_equal(made.label, plain.label), "the bystanders change nothing of the subject"
+    assert made.everyone_labelled and not plain.everyone_labelled
+    assert made.audience.max() == 1.0 and made.audience[..., 0][made.label[..., 0] > 0].max() == 0
+    truth = two_outputs(made.label[..., 0], made.audience[..., 0], "subject", made.everyone_labelled)
+    standing = made.audience[..., 0] == 1
+    assert truth[..., SUBJECT][standing].max() == 0 and truth[..., EVERYONE][standing].min() == 1
+    assert truth[..., EVERYONE_KNOWN].all()
 
 
 def test_a_street_of_pedestrians_says_nothing_of_the_subject_and_a_one_person_set_says_both():
     label = np.zeros((8, 8), np.float32)
     label[1:3, 1:2] = 1.0
-    street = two_outputs(label, np.zeros_like(label), "everyone", clean_background=False)
+    street = two_outputs(label, np.zeros_like(label), "everyone", everyone_labelled=False)
     assert not street[..., SUBJECT_KNOWN].any() and street[..., EVERYONE_KNOWN].all()
     np.testing.assert_array_equal(street[..., EVERYONE], label)
     both = held_out(label.astype(np.uint8), "both")
@@ -161,8 +198,30 @@ def test_an_audience_behind_the_person_carries_its_label(shapes_people):
     config = AugmentConfig(size=64, audience_probability=1.0, group_probability=0.0, paste_probability=0.0)
     made = augment.composed_sample(image, mask, None, config, np.random.default_rng(4), [(image, mask)] * 3)
     assert made.audience.shape == (64, 64, 1) and made.audience.max() > 0.5
-    assert not made.clean_background
+    assert not made.everyone_labelled
     assert np.all(made.audience[..., 0][made.label[..., 0] >= 0.99] < 0.01), "hidden where the person stands"
+
+
+def test_a_run_gives_its_training_pairs_their_bystanders(tmp_path):
+    """A subject-labelled root with masks-everyone/: the people those masks add become the pairs' bystanders."""
+    from tests.shapes import write_root
+    from training import data as datalib
+    from training.config import DataConfig, RunConfig, TrainConfig
+    from training.train import load_samples
+
+    root = write_root(tmp_path / "mine", 2)
+    (root / "masks-everyone").mkdir()
+    for pair in datalib.find_pairs(root):
+        label = cv2.imread(str(pair.mask_path), cv2.IMREAD_GRAYSCALE)
+        everyone = label.copy()
+        everyone[0:10, 0:10] = 255  # a second person in the corner
+        cv2.imwrite(str(root / "masks-everyone" / f"{pair.id}.png"), everyone)
+    pairs = datalib.find_pairs(root)
+    config = RunConfig(DataConfig(roots=(DataRoot.parse(f"{root}:subject"),), image_size=64),
+                       ModelConfig(outputs=2), TrainConfig())
+    by_root, _ = load_samples(config, {"train": pairs, "val": [], "test": []})
+    for sample in by_root[0][1]:
+        assert sample.bystanders[0:10, 0:10].all() and sample.bystanders.sum() == 100
 
 
 @pytest.fixture

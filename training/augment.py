@@ -39,21 +39,26 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def place(image: np.ndarray, mask: np.ndarray, size: int, scale: tuple[float, float],
-          rng: np.random.Generator) -> np.ndarray:
-    """Scale a photo at random, crop or pad it into size x size; returns (size, size, 5): RGB, mask, valid."""
+          rng: np.random.Generator, extra: np.ndarray | None = None) -> np.ndarray:
+    """Scale a photo at random, crop or pad it into size x size; returns (size, size, 5): RGB, mask, valid,
+    and a sixth channel, `extra` (H, W) placed as the mask is, where given."""
     height, width = image.shape[:2]
     factor = size / max(height, width) * rng.uniform(*scale)
     new_h, new_w = max(1, round(height * factor)), max(1, round(width * factor))
     image = _resize(image.astype(np.float32), new_h, new_w)
-    mask = cv2.resize(mask.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    masks = mask if extra is None else np.stack([mask, extra], axis=-1)
+    masks = cv2.resize(masks.astype(np.float32), (new_w, new_h), interpolation=cv2.INTER_NEAREST)
+    masks = masks.reshape(new_h, new_w, -1)
     crop_h, crop_w = min(new_h, size), min(new_w, size)
     y, x = rng.integers(0, new_h - crop_h + 1), rng.integers(0, new_w - crop_w + 1)
     top, left = rng.integers(0, size - crop_h + 1), rng.integers(0, size - crop_w + 1)
-    canvas = np.zeros((size, size, 5), np.float32)
+    canvas = np.zeros((size, size, 5 + masks.shape[2] - 1), np.float32)
     canvas[..., :3] = PAD_VALUE  # padding shows PAD_VALUE, as the serving letterbox does
-    canvas[top:top + crop_h, left:left + crop_w, :3] = image[y:y + crop_h, x:x + crop_w]
-    canvas[top:top + crop_h, left:left + crop_w, 3] = mask[y:y + crop_h, x:x + crop_w]
-    canvas[top:top + crop_h, left:left + crop_w, 4] = 1.0
+    inside = (slice(top, top + crop_h), slice(left, left + crop_w))
+    canvas[inside][..., :3] = image[y:y + crop_h, x:x + crop_w]
+    canvas[inside][..., 3] = masks[y:y + crop_h, x:x + crop_w, 0]
+    canvas[inside][..., 4] = 1.0
+    canvas[inside][..., 5:] = masks[y:y + crop_h, x:x + crop_w, 1:]
     return canvas
 
 
@@ -206,13 +211,14 @@ def crowd(others: list[tuple[np.ndarray, np.ndarray]], size: int, rng: np.random
 
 class Composed(typing.NamedTuple):
     """A composed training sample: RGB (size, size, 3) and label (size, size, 1) float32, the label of the
-    audience behind the person (size, size, 1: background for the subject, people for everyone), and
-    whether the person was pasted onto a person-free photo (nobody unlabelled behind them)."""
+    audience behind the person or the bystanders beside them (size, size, 1: background for the subject,
+    people for everyone), and whether every person in the frame is in one of the two (the person was pasted
+    onto a person-free photo, or the photo's bystanders were known: nobody unlabelled)."""
 
     rgb: np.ndarray
     label: np.ndarray
     audience: np.ndarray
-    clean_background: bool
+    everyone_labelled: bool
 
 
 def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
@@ -289,7 +295,8 @@ def training_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
 
 
 def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray | None, config: AugmentConfig,
-                    rng: np.random.Generator, others: list[tuple[np.ndarray, np.ndarray]] = ()) -> Composed:
+                    rng: np.random.Generator, others: list[tuple[np.ndarray, np.ndarray]] = (),
+                    bystanders: np.ndarray | None = None) -> Composed:
     """One augmented sample, with what a two-output network needs to know of it (`Composed`).
 
     Args:
@@ -300,13 +307,15 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
             `config.group_probability` the last one joins the person in front of it, in the label and
             taller than anyone of the audience (a group posing in front of a crowd); without an audience,
             with `config.group_probability` some of them are pasted in (`add_person`: in the label).
+        bystanders: the people of the photo whom the mask leaves out (H, W, 0/1), where known; they come
+            along where the photo is used whole (not pasted), as its audience.
     A pasted person is in action (turned, in motion) with `config.action_probability`.
     """
     backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
     audience = np.zeros((config.size, config.size, 1), np.float32)
-    clean = False
+    everyone_labelled = False
     if backdrop is not None:
         placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
                        backdrop[..., :3], config.size, rng)
@@ -314,9 +323,12 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     elif background is not None and rng.uniform() < config.paste_probability:
         placed = paste(_in_action(place(image, mask, config.size, config.paste_scale, rng), config, rng),
                        background_crop(background, config, rng), config.size, rng)
-        clean = True
+        everyone_labelled = True
     else:
-        placed = place(image, mask, config.size, config.photo_scale, rng)[..., :4]
+        placed = place(image, mask, config.size, config.photo_scale, rng, extra=bystanders)
+        if bystanders is not None:
+            audience, everyone_labelled = placed[..., 5:6], True
+        placed = placed[..., :4]
     rgb, label = placed[..., :3], placed[..., 3:4]
     grouped = others and config.group_probability > 0 and rng.uniform() < config.group_probability
     if grouped and backdrop is not None and len(others) > 1:
@@ -330,4 +342,4 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
         label, audience = labels[..., :1], labels[..., 1:]
         rgb = photometric(rgb, config.grey_probability, rng)
     as_float = lambda array: np.ascontiguousarray(array, np.float32)
-    return Composed(as_float(rgb), as_float(label), as_float(audience), clean)
+    return Composed(as_float(rgb), as_float(label), as_float(audience), everyone_labelled)

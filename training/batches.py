@@ -80,10 +80,10 @@ def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
         background = job.backgrounds.draw(rng).image if job.backgrounds is not None else None
         others = [job.people.draw(rng) for _ in range(job.config.group_size)] if job.people is not None else []
         made = augment.composed_sample(sample.image, sample.target(), background, job.config, rng,
-                                       [(other.image, other.target()) for other in others])
+                                       [(other.image, other.target()) for other in others], sample.bystanders)
         image, mask = made.rgb, made.label
         if job.outputs == 2:
-            mask = two_outputs(made.label[..., 0], made.audience[..., 0], sample.labels, made.clean_background)
+            mask = two_outputs(made.label[..., 0], made.audience[..., 0], sample.labels, made.everyone_labelled)
         images.append(np.rint(image).astype(np.uint8))
         masks.append(np.rint(mask * MASK_LEVELS).astype(np.uint8))
     return np.stack(images), np.stack(masks)

@@ -17,19 +17,28 @@ LABELS = ("subject", "everyone", "both")
 # follow the people a photo is about, CamVid labels every pedestrian of a street. Any other root: "both".
 SET_LABELS = {"ccp": "subject", "eg1800": "subject", "har": "subject", "har-action": "subject",
               "camvid": "everyone"}
+# Every person of a subject-labelled root, where a folder beside masks/ marks them (`everyone_masks`): the
+# people it marks that the subject label leaves out are bystanders, background for the subject and people
+# for everyone, and everyone's background is then known (training.targets). har keeps MediaPipe's labels
+# of every person; a root of your own names its folder EVERYONE_MASKS.
+SET_EVERYONE_MASKS = {"har": "masks-mediapipe"}
+EVERYONE_MASKS = "masks-everyone"
 
 
 @dataclasses.dataclass(frozen=True)
 class DataRoot:
-    """One data root, its sampling weight and what its masks mark (`LABELS`)."""
+    """One data root, its sampling weight, what its masks mark (`LABELS`) and the folder beside them that
+    marks every person of a subject-labelled root ("" for none; `SET_EVERYONE_MASKS`)."""
 
     path: str
     weight: float = 1.0
     labels: str = "both"
+    everyone_masks: str = ""
 
     @classmethod
     def parse(cls, text: str) -> "DataRoot":
-        """Parse `ROOT[:WEIGHT][:LABELS]`; without LABELS, the set's own (`SET_LABELS`, by folder name)."""
+        """Parse `ROOT[:WEIGHT][:LABELS]`; without LABELS, the set's own (`SET_LABELS`, by folder name).
+        A subject-labelled root reads its every-person masks where it has them (`default_everyone_masks`)."""
         path, sep, labels = text.rpartition(":")
         if not sep or labels not in LABELS:
             path, labels = text, ""
@@ -38,12 +47,21 @@ class DataRoot:
             root, weight = path, "1"
         if float(weight) < 0:
             raise ValueError(f"sampling weight must be >= 0, got {weight!r} in {text!r}")
-        return cls(path=root, weight=float(weight), labels=labels or default_labels(root))
+        labels = labels or default_labels(root)
+        everyone_masks = default_everyone_masks(root) if labels == "subject" else ""
+        return cls(path=root, weight=float(weight), labels=labels, everyone_masks=everyone_masks)
 
 
 def default_labels(root: str) -> str:
     """What a root's masks mark when the command line does not say: its set's (`SET_LABELS`), else "both"."""
     return SET_LABELS.get(Path(root).name, "both")
+
+
+def default_everyone_masks(root: str) -> str:
+    """The folder of a root's every-person masks: its set's (`SET_EVERYONE_MASKS`) or EVERYONE_MASKS, where
+    the root has it; "" otherwise."""
+    folder = SET_EVERYONE_MASKS.get(Path(root).name, EVERYONE_MASKS)
+    return folder if (Path(root) / folder).is_dir() else ""
 
 
 def _is_float(text: str) -> bool:

@@ -49,7 +49,9 @@ class Sample:
 
     `soft` is the mask's own levels, uint8 0..255 (H, W), where the pair was read with `soft=True` and its
     mask holds levels between 0 and 255 (a teacher's soft label, `training.teach`); None otherwise.
-    `labels` is what its root's masks mark (`training.config.LABELS`).
+    `labels` is what its root's masks mark (`training.config.LABELS`). `bystanders`, uint8 0/1 (H, W), are the
+    people of its root's every-person mask that its label leaves out (`training.targets.bystanders`), where
+    the root has such masks; None otherwise.
     """
 
     pair: Pair
@@ -57,6 +59,7 @@ class Sample:
     mask: np.ndarray
     soft: np.ndarray | None = None
     labels: str = "both"
+    bystanders: np.ndarray | None = None
 
     def target(self) -> np.ndarray:
         """What training learns: the soft label where there is one, else the mask; float32 0..1 (H, W)."""
@@ -225,6 +228,16 @@ def read_pair(pair: Pair, max_side: int | None = None, soft: bool = False) -> Sa
         mask = cv2.resize(mask, size, interpolation=cv2.INTER_AREA if soft else cv2.INTER_NEAREST)
     return Sample(pair, cv2.cvtColor(image, cv2.COLOR_BGR2RGB), (mask > 127).astype(np.uint8),
                   mask if soft else None)
+
+
+def read_everyone(sample: Sample, folder: str) -> np.ndarray | None:
+    """The mask of every person of a sample's photo, from `folder` beside its root's masks/, uint8 0/1 at the
+    sample's size (nearest); None where the root has no such mask for it."""
+    mask = cv2.imread(str(Path(sample.pair.root) / folder / f"{sample.pair.id}.png"), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        return None
+    height, width = sample.mask.shape
+    return (cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST) > 127).astype(np.uint8)
 
 
 def read_pairs(pairs: list[Pair], max_side: int | None = None, workers: int = 4,

@@ -11,26 +11,44 @@ each is known (1) or not (0); the losses and metrics count the known pixels only
   was pasted onto a person-free photo: then the background is known to be empty too.
 - "everyone" (CamVid): the label is everyone, known everywhere; it says nothing of who the subject is.
 An audience composed behind the person (`training.augment.crowd`) is background for the subject and
-people for everyone (known where its people's labels mark them).
+people for everyone (known where its people's labels mark them). So are the bystanders of a subject-labelled
+photo whose every person is also labelled (`bystanders`, `training.config.SET_EVERYONE_MASKS`); with them
+everyone's background is known, as it is where the person was pasted onto a person-free photo.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from training.config import LABELS
 
+LEFT_OUT = 0.2  # a person of an every-person mask whom the subject label covers less of than this is a bystander
 
-def two_outputs(label: np.ndarray, audience: np.ndarray, labels: str, clean_background: bool) -> np.ndarray:
+
+def bystanders(label: np.ndarray, everyone: np.ndarray) -> np.ndarray:
+    """The people of an every-person mask (H, W, 0/1) whom the subject label (H, W, 0/1) leaves out: its
+    regions the label covers less than LEFT_OUT of, uint8 0/1. A region the label covers is the subject,
+    whose outline the label draws (every-person masks such as MediaPipe's are blobby at the edge)."""
+    count, regions = cv2.connectedComponents(everyone.astype(np.uint8), connectivity=8)
+    area = np.bincount(regions.ravel(), minlength=count)
+    covered = np.bincount(regions.ravel(), weights=(label > 0).ravel(), minlength=count) / np.maximum(area, 1)
+    left_out = covered < LEFT_OUT
+    left_out[0] = False  # region 0 is the mask's background
+    return left_out[regions].astype(np.uint8)
+
+
+def two_outputs(label: np.ndarray, audience: np.ndarray, labels: str, everyone_labelled: bool) -> np.ndarray:
     """The (H, W, 4) truth of a two-output network from a sample's label and its audience's (H, W) float32
-    0..1, what the root's masks mark (`LABELS`), and whether the person stands on a person-free photo."""
+    0..1 (people behind or beside the subject), what the root's masks mark (`LABELS`), and whether every
+    person in the frame is in one of the two (pasted onto a person-free photo, or bystanders known)."""
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
     everyone = np.maximum(label, audience)
     everywhere, nowhere = np.ones_like(label), np.zeros_like(label)
     if labels == "everyone":
         return np.stack([nowhere, everyone, nowhere, everywhere], axis=-1)
-    if labels == "both" or clean_background:
+    if labels == "both" or everyone_labelled:
         everyone_known = everywhere
     else:
         everyone_known = (everyone > 0).astype(np.float32)
@@ -41,4 +59,4 @@ def held_out(mask: np.ndarray, labels: str) -> np.ndarray:
     """The (H, W, 4) truth of a validation photo from its own 0/1 mask, (H, W) or (H, W, 1) (no audience, its
     own background)."""
     mask = mask.reshape(mask.shape[:2]).astype(np.float32)
-    return two_outputs(mask, np.zeros_like(mask), labels, clean_background=False)
+    return two_outputs(mask, np.zeros_like(mask), labels, everyone_labelled=False)

@@ -23,6 +23,7 @@ from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, r
 from training.config import ENCODERS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
 from training.deeplab import build_deeplabv3plus, transplant
 from training.metrics import LOSSES, keras_metrics
+from training.targets import bystanders
 
 log = logging.getLogger("training.train")
 
@@ -177,11 +178,28 @@ def load_samples(config: RunConfig, manifest: dict[str, list[datalib.Pair]]):
     labels = {root.path: root.labels for root in config.data.roots}
     for sample in train + val:
         sample.labels = labels.get(sample.pair.root, "both")
+    if config.model.outputs == 2:
+        _find_bystanders(config, train)
     by_root = [(root.weight, [s for s in train if s.pair.root == root.path]) for root in config.data.roots]
     person_free = sum(not s.mask.any() for s in train)
     log.info("decoded %d training pairs (%d person-free, also used as paste backgrounds) and %d validation pairs",
              len(train), person_free, len(val))
     return by_root, val
+
+
+def _find_bystanders(config: RunConfig, train: list[datalib.Sample]) -> None:
+    """Give the training samples of the roots with every-person masks their bystanders (`Sample.bystanders`)."""
+    folders = {root.path: root.everyone_masks for root in config.data.roots if root.everyone_masks}
+    found = 0
+    for sample in train:
+        folder = folders.get(sample.pair.root)
+        everyone = datalib.read_everyone(sample, folder) if folder else None
+        if everyone is not None:
+            sample.bystanders = bystanders(sample.mask, everyone)
+            found += 1
+    if folders:
+        log.info("%d training pairs know every person of their photo (%s)", found,
+                 ", ".join(f"{root}/{folder}" for root, folder in folders.items()))
 
 
 def build_model(config: RunConfig, total_steps: int) -> keras.Model:
