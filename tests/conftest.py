@@ -13,6 +13,7 @@ from skimage import data as skdata
 from app import create_app
 from model import SHIPPED_MODEL
 from model.segmenter import get_segmenter
+from training import guards
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,17 +51,11 @@ def astronaut_jpeg(astronaut) -> bytes:
     return encode(astronaut, "JPEG", quality=92)
 
 
-# Two real people in one photo: the astronaut, and beside her the same photo at a third of the size.
-SMALL_PERSON = (slice(256, 426), slice(578, 748))
-
-
 @pytest.fixture(scope="session")
 def two_people(astronaut) -> bytes:
-    """A PNG of 768 x 512: the astronaut on the left, the same photo at a third of her size at SMALL_PERSON."""
-    scene = np.zeros((512, 768, 3), np.uint8)
-    scene[:, :512] = astronaut
-    scene[SMALL_PERSON] = astronaut[::3, ::3][:170, :170]
-    return encode(scene, "PNG")
+    """A PNG of 768 x 512: the astronaut on the left, the same photo at a third of her size at SMALL_PERSON
+    (`training.guards`, which measures the guard on candidate models)."""
+    return encode(guards.two_people(astronaut), "PNG")
 
 
 def decode_png(data: bytes) -> Image.Image:

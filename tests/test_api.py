@@ -16,7 +16,8 @@ from PIL import Image
 
 from model import SHIPPED_MODEL, Cutout, CutoutError, remove
 from model.segmenter import get_segmenter
-from tests.conftest import SMALL_PERSON, decode_png, encode, post_image
+from tests.conftest import decode_png, encode, post_image
+from training.guards import SMALL_PERSON
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,7 +73,8 @@ def test_the_service_options_as_keywords(astronaut_jpeg, two_people):
     assert np.array_equal(remove(astronaut_jpeg, background=(0, 255, 0)).array(), filled.array())
     mask = remove(astronaut_jpeg, mask=True, refine=False)
     assert mask.mode == "L" and mask.array().shape == (512, 512) and mask.array()[110, 225] > 200
-    everyone, main = remove(two_people, mask=True).array(), remove(two_people, mask=True, people="main").array()
+    everyone = remove(two_people, mask=True, people="all").array()
+    main = remove(two_people, mask=True, people="main").array()
     assert (everyone[SMALL_PERSON] >= 128).mean() > 0.2 and main[SMALL_PERSON].max() == 0
     cropped = remove(two_people, crop=True, people="main")
     assert cropped.size[0] < 768 and cropped.size[1] <= 512

@@ -14,7 +14,8 @@ from skimage import data as skdata
 
 from app import create_app
 from model import SHIPPED_MODEL
-from tests.conftest import SMALL_PERSON, decode_png, encode, post_image as post
+from tests.conftest import decode_png, encode, post_image as post
+from training.guards import SMALL_PERSON
 
 
 def test_form_page_works_without_javascript(client):

@@ -136,3 +136,15 @@ def test_person_free_photos_stay_empty(segmenter):
     areas = [float((alpha_for(segmenter, sample.image, refine=True) >= 128).mean())
              for sample in shared_test_split("negatives")]
     assert np.mean(areas) < PERSON_FREE_MEAN_AREA and max(areas) < PERSON_FREE_MAX_AREA, sorted(areas)[-3:]
+
+
+def test_the_guard_figures_of_candidates_are_the_guards_own(capsys):
+    """`python -m training.guards` measures a candidate file as the guard tests measure the shipped one: on
+    the shipped file it prints the figures the comments above and the model card give."""
+    from training import guards
+
+    if not (SHARED_DATA / "negatives").is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent")
+    assert guards.main([str(SHIPPED_MODEL), "--data", str(SHARED_DATA)]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    assert row == f"| {SHIPPED_MODEL} | 20.6% | 20.6% | 0.74% | 8.6% |", row
