@@ -9,6 +9,7 @@ agreement of the members the label was made of; `trusted` keeps the pairs whose 
 
 from __future__ import annotations
 
+import collections
 import csv
 import logging
 import math
@@ -54,9 +55,10 @@ def trusted(pairs: list[datalib.Pair], min_agreement: float) -> list[datalib.Pai
     reports = {root: read(root) for root in {pair.root for pair in pairs}}
     kept = [pair for pair in pairs
             if (row := reports[pair.root].get(pair.id)) is None or label_agreement(row) >= min_agreement]
+    left = collections.Counter(pair.root for pair in pairs)
+    left.subtract(pair.root for pair in kept)
     for root, report in reports.items():
         if report:
-            left = sum(pair.root == root for pair in pairs) - sum(pair.root == root for pair in kept)
-            log.info("%s: %d pairs left out, the teachers agree under %.2f on their labels", root, left,
+            log.info("%s: %d pairs left out, the teachers agree under %.2f on their labels", root, left[root],
                      min_agreement)
     return kept

@@ -52,7 +52,7 @@ def place(image: np.ndarray, mask: np.ndarray, size: int, scale: tuple[float, fl
     crop_h, crop_w = min(new_h, size), min(new_w, size)
     y, x = rng.integers(0, new_h - crop_h + 1), rng.integers(0, new_w - crop_w + 1)
     top, left = rng.integers(0, size - crop_h + 1), rng.integers(0, size - crop_w + 1)
-    canvas = np.zeros((size, size, 5 + masks.shape[2] - 1), np.float32)
+    canvas = np.zeros((size, size, 4 + masks.shape[2]), np.float32)
     canvas[..., :3] = PAD_VALUE  # padding shows PAD_VALUE, as the serving letterbox does
     inside = (slice(top, top + crop_h), slice(left, left + crop_w))
     canvas[inside][..., :3] = image[y:y + crop_h, x:x + crop_w]

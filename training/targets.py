@@ -18,10 +18,10 @@ everyone's background is known, as it is where the person was pasted onto a pers
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from training.config import LABELS
+from training.regions import regions_of, share_covered
 
 LEFT_OUT = 0.2  # a person of an every-person mask whom the subject label covers less of than this is a bystander
 
@@ -30,10 +30,8 @@ def bystanders(label: np.ndarray, everyone: np.ndarray) -> np.ndarray:
     """The people of an every-person mask (H, W, 0/1) whom the subject label (H, W, 0/1) leaves out: its
     regions the label covers less than LEFT_OUT of, uint8 0/1. A region the label covers is the subject,
     whose outline the label draws (every-person masks such as MediaPipe's are blobby at the edge)."""
-    count, regions = cv2.connectedComponents(everyone.astype(np.uint8), connectivity=8)
-    area = np.bincount(regions.ravel(), minlength=count)
-    covered = np.bincount(regions.ravel(), weights=(label > 0).ravel(), minlength=count) / np.maximum(area, 1)
-    left_out = covered < LEFT_OUT
+    regions, area = regions_of(everyone)
+    left_out = share_covered(regions, area, label > 0) < LEFT_OUT
     left_out[0] = False  # region 0 is the mask's background
     return left_out[regions].astype(np.uint8)
 

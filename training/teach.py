@@ -40,8 +40,10 @@ import numpy as np
 
 from model.compose import to_alpha8
 from training import data as datalib
-from training.agreement import EMPTY_AREA
+from training.agreement import AREA_PREFIX, EMPTY_AREA
+from training.agreement import FILE as AGREEMENT_FILE
 from training.agreement import read as read_agreement
+from training.regions import regions_of, share_covered
 
 TEACHERS = Path(".teachers")
 # member -> (wheel file, the model's path inside it)
@@ -171,10 +173,9 @@ def keep_found_people(soft: np.ndarray, own: np.ndarray, student: np.ndarray) ->
     them or more). The teachers miss people who are not salient (U²-Net) or small (MODNet): outvoted two
     to one, such a person would become background in the label and teach the network to drop a smaller
     person beside the subject. The data's label and the student together outvote the two teachers."""
-    count, regions, stats, _ = cv2.connectedComponentsWithStats(own.astype(np.uint8), connectivity=8)
-    area = stats[:, cv2.CC_STAT_AREA]
-    covered = np.bincount(regions.ravel(), weights=(soft >= 128).ravel(), minlength=count) / area
-    found = np.bincount(regions.ravel(), weights=(student >= 0.5).ravel(), minlength=count) / area
+    regions, area = regions_of(own)
+    covered = share_covered(regions, area, soft >= 128)
+    found = share_covered(regions, area, student >= 0.5)
     putback = (area >= KEEP_AREA * own.size) & (covered < DROPPED) & (found >= FOUND)
     putback[0] = False  # region 0 is the background of the data's label
     return np.where(putback[regions], np.uint8(255), soft)
@@ -234,10 +235,10 @@ def teach(inputs: list[Path], out: Path, members: dict[str, Member], min_agreeme
     """Label every photo not labelled yet; returns how many were labelled now."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "masks").mkdir(parents=True, exist_ok=True)
-    report = out / "agreement.csv"
+    report = out / AGREEMENT_FILE
     done = set(read_agreement(out))
     todo = [item for item in photos_of(inputs) if item[0] not in done][:limit]
-    fields = ["id", "agreement", "kept", *[f"area_{name}" for name in members]]
+    fields = ["id", "agreement", "kept", *[f"{AREA_PREFIX}{name}" for name in members]]
     new = not report.is_file()
     with report.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
@@ -254,7 +255,7 @@ def teach(inputs: list[Path], out: Path, members: dict[str, Member], min_agreeme
                 cv2.imwrite(str(out / "masks" / f"{photo_id}.png"), soft)
                 shutil.copyfile(photo, out / "images" / f"{photo_id}{photo.suffix.lower()}")
             writer.writerow({"id": photo_id, "agreement": f"{agreed:.4f}", "kept": kept,
-                             **{f"area_{name}": f"{area:.4f}" for name, area in areas.items()}})
+                             **{f"{AREA_PREFIX}{name}": f"{area:.4f}" for name, area in areas.items()}})
             handle.flush()
             print(f"[{index}/{len(todo)}] {photo_id}: agreement {agreed:.3f}{'' if kept else ' (left out)'}",
                   file=sys.stderr)
