@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.conftest import SMALL_PERSON
+from training.guards import SMALL_PERSON
 
 ROOT = Path(__file__).resolve().parents[1]
 
