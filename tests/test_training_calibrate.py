@@ -77,3 +77,17 @@ def test_an_empty_validation_split_is_one_clear_error(tmp_path, capsys):
     run = _write_run(tmp_path, {})
     assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--out", str(tmp_path / "x.keras")]) == 2
     assert "validation split" in capsys.readouterr().err and not (tmp_path / "x.keras").exists()
+
+
+def test_an_everyone_labelled_root_is_scored_beside_or_instead_of_the_run(tmp_path, capsys):
+    astronaut = skdata.astronaut()
+    run = _write_run(tmp_path / "run-side", {"coffee": (skdata.coffee(), np.zeros(skdata.coffee().shape[:2], bool))})
+    labels = alpha_for(Segmenter.load(SHIPPED_MODEL, fast=False), astronaut, refine=True) >= 128
+    group = _write_run(tmp_path / "group-side", {"astronaut": (astronaut, labels)}).parent / "data"
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "0",
+                           "--data", str(group)]) == 0
+    both = capsys.readouterr().out
+    assert "(2 photos)" in both and "data IoU / recall / missed" in both
+    assert calibrate.main(["--model", str(SHIPPED_MODEL), "--run", str(run), "--biases", "0", "--data", str(group),
+                           "--sets", "nothing-by-this-name"]) == 2
+    assert "no pair left" in capsys.readouterr().err

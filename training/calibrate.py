@@ -26,7 +26,7 @@ from pathlib import Path
 from model.pipeline import PEOPLE, output_of
 from model.segmenter import Segmenter
 from training import data as datalib
-from training.evaluate import evaluate
+from training.evaluate import evaluate, evaluation_pairs
 from training.selection import selection_score
 
 LOGITS_LAYERS = {"subject": "logits", "everyone": "logits_everyone"}  # training.deeplab names them so
@@ -39,6 +39,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, type=Path, help="the saved serving model (training.export or soup)")
     parser.add_argument("--run", required=True, type=Path, help="run folder whose manifest holds the validation split")
+    parser.add_argument("--data", nargs="+", metavar="ROOT", default=None,
+                        help="score every pair of these roots too (an everyone-labelled set such as group-val "
+                             "for --people all: the run's own sets label the subject)")
+    parser.add_argument("--sets", nargs="+", default=None, metavar="NAME",
+                        help="only the pairs of these sets, by the root's folder name (e.g. group-val camvid)")
     parser.add_argument("--biases", nargs="+", type=float, default=list(DEFAULT_BIASES),
                         help=f"logit shifts to try (default: {' '.join(map(str, DEFAULT_BIASES))})")
     parser.add_argument("--size", type=int, default=None, help="input side for a model without a fixed one")
@@ -92,8 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     segmenter = Segmenter.load(args.model, args.size, fast=False)  # the network's bias is shifted in place
     try:
-        pairs = datalib.load_manifest(args.run / "manifest.json")["val"]
-    except FileNotFoundError as error:
+        # training.evaluate's choice of pairs, always on the validation split: a bias is a setting to choose
+        pairs = evaluation_pairs(argparse.Namespace(run=args.run, split="val", data=args.data, sets=args.sets,
+                                                    id_prefix=""))
+    except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not pairs:
@@ -101,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = calibrate(segmenter, pairs, args.biases, args.people)
     best = max(results, key=lambda result: result[1])
-    print(f"model {args.model}, validation split of {args.run} ({len(pairs)} photos), served at "
+    print(f"model {args.model}, validation split of {args.run}{' and ' + ' '.join(args.data) if args.data else ''} "
+          f"({len(pairs)} photos), served at "
           f"{segmenter.size}x{segmenter.size} with edge refinement, people={args.people}")
     print(format_results(results))
     print(f"best-scoring bias {best[0]:+.2f} (selection score {best[1]:.4f})")
