@@ -98,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     segmenter = Segmenter.load(args.model, args.size, fast=False)  # the network's bias is shifted in place
     try:
         # training.evaluate's choice of pairs, always on the validation split: a bias is a setting to choose
-        pairs = evaluation_pairs(argparse.Namespace(run=args.run, split="val", data=args.data, sets=args.sets,
-                                                    id_prefix=""))
+        pairs = evaluation_pairs(args.run, "val", args.data, args.sets)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -82,13 +82,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def evaluation_pairs(args: argparse.Namespace) -> list[datalib.Pair]:
-    """The chosen split of the run and every pair of the roots given, narrowed by --sets and --id-prefix."""
-    pairs = datalib.load_manifest(args.run / "manifest.json")[args.split] if args.run is not None else []
+def evaluation_pairs(run: Path | None, split: str, data: list[str] | None = None, sets: list[str] | None = None,
+                     id_prefix: str = "") -> list[datalib.Pair]:
+    """The split of the run and every pair of the roots in `data`, narrowed to `sets` (by the root's folder
+    name) and to the ids starting with `id_prefix` (--run, --split, --data, --sets, --id-prefix)."""
+    pairs = datalib.load_manifest(run / "manifest.json")[split] if run is not None else []
     # ROOT:WEIGHT is accepted too, so the training command's --data list can be pasted as it is.
-    pairs += [pair for text in args.data or () for pair in datalib.find_pairs(DataRoot.parse(text).path)]
-    chosen = [pair for pair in pairs if (args.sets is None or Path(pair.root).name in args.sets)
-              and pair.id.startswith(args.id_prefix)]
+    pairs += [pair for text in data or () for pair in datalib.find_pairs(DataRoot.parse(text).path)]
+    chosen = [pair for pair in pairs if (sets is None or Path(pair.root).name in sets)
+              and pair.id.startswith(id_prefix)]
     if pairs and not chosen:
         raise ValueError("no pair left to evaluate: check --sets and --id-prefix")
     return chosen
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         size = RunConfig.load(args.run / "config.json").data.image_size
     segmenter = Segmenter.load(args.model, size, args.second_look)  # 0: no second look
     try:
-        pairs = evaluation_pairs(args)
+        pairs = evaluation_pairs(args.run, args.split, args.data, args.sets, args.id_prefix)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
