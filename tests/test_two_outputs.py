@@ -1,15 +1,27 @@
 """The two-output network (subject, everyone): what each training set teaches each output, the losses on
 known pixels only, the network's structure, starting it from a one-output model, and serving either."""
 
+import io
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
+from app import create_app
+from model.pipeline import PEOPLE
 from model.segmenter import Segmenter, channel
+from tests.conftest import encode, post_image
 from training import augment
 from training.config import AugmentConfig, DataRoot, ModelConfig
 from training.deeplab import build_deeplabv3plus, transplant
-from training.metrics import KNOWN, bce_person_dice_loss, bce_person_lovasz_loss, half_sure, keras_metrics
+from training.metrics import (
+    KNOWN,
+    bce_person_dice_loss,
+    bce_person_lovasz_loss,
+    half_sure,
+    keras_metrics,
+)
 from training.targets import bystanders, held_out, two_outputs
 
 SUBJECT, EVERYONE, SUBJECT_KNOWN, EVERYONE_KNOWN = range(4)
@@ -169,6 +181,29 @@ def test_a_one_output_model_answers_both_outputs_with_its_one(segmenter, astrona
     np.testing.assert_array_equal(channel(two, "subject"), two[..., 0])
     np.testing.assert_array_equal(channel(two, "everyone"), two[..., 1])
     assert set(segmenter.outputs) <= {"subject", "everyone", "person"}
+
+
+def test_a_saved_one_output_model_file_serves_every_people_option(tmp_path, astronaut):
+    """The shipped file has two outputs; a one-output file (a model of your own, or one from before) still
+    loads from disk and answers `people=subject`, `all` and `main` through the real app, all from its one."""
+    network = build_deeplabv3plus(ModelConfig(head_filters=16, outputs=1), None)
+    kernel, bias = network.get_layer("logits").get_weights()
+    # a person wherever the decoder's first feature is above its median: an uneven alpha, not a flat one
+    network.get_layer("logits").set_weights([np.eye(kernel.shape[2], 1).reshape(kernel.shape) * 50.0, bias * 0])
+    path = tmp_path / "one.keras"
+    network.save(path)
+    segmenter = Segmenter.load(path, size=64, second_look=None)
+    assert segmenter.outputs == ("person",)
+    client = create_app({"TESTING": True, "SEGMENTER": segmenter, "WARM_UP": False}).test_client()
+    photo = encode(astronaut)
+    masks = {}
+    for people in PEOPLE:
+        response = post_image(client, photo, output="mask", people=people)
+        assert response.status_code == 200, response.data
+        masks[people] = np.asarray(Image.open(io.BytesIO(response.data)))
+    np.testing.assert_array_equal(masks["subject"], masks["all"])
+    assert 0 < masks["all"].mean() < 255, "the network marks part of the photo"
+    assert (masks["main"] <= masks["subject"]).all()
 
 
 def test_a_two_output_network_serves_each_output_where_asked(astronaut):
