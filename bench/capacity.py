@@ -1,4 +1,4 @@
-"""What a wider network would cost as served: `python -m bench.capacity [--widths 192 256] [--repeats N]`.
+"""What a wider network would cost as served: `python -m bench.capacity [--widths 192 256] [--models FILE ...] [--repeats N]`.
 
 Issue 27's capacity question has two halves: whether a wider head learns the richer data better (a training
 run each, `python -m training.train --head-filters N`), and whether the service could afford it. This answers
@@ -11,7 +11,8 @@ the machine's drift falls on all alike):
   second look where the person is large);
 and reports each one's median and its ratio to the shipped model's (the target: at most 1.5x), with the
 parameters and the sizes of both files (the target: at most 30 MB). The weights are untrained: the cost
-of a forward pass does not depend on their values.
+of a forward pass does not depend on their values. `--models` prices saved model files (each with its
+LiteRT file beside it) the same way, such as a candidate or the model shipped before.
 Output: a markdown table on the terminal and bench/results/capacity.json.
 """
 
@@ -94,13 +95,16 @@ def table(results: dict[str, dict[str, float]], files: dict[str, dict[str, float
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--widths", type=int, nargs="+", default=[192, 256], help="head widths to price")
+    parser.add_argument("--widths", type=int, nargs="*", default=[192, 256], help="head widths to price")
+    parser.add_argument("--models", type=Path, nargs="*", default=[], metavar="FILE",
+                        help="saved .keras files to price beside the shipped one, by their file name")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "capacity.json")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         models = {"shipped": SHIPPED_MODEL}
         models.update({f"head {width}": build(width, Path(folder)) for width in args.widths})
+        models.update({path.name: path for path in args.models})
         files = {name: sizes(path) for name, path in models.items()}
         results = measure(models, args.repeats)
     publish(table(results, files), {"repeats": args.repeats, "median_ms": results, "files": files}, args.out)

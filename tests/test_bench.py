@@ -6,6 +6,7 @@ from bench import levers
 from bench.__main__ import format_report, stages
 from bench.measure import photo
 from app import create_app
+from model import SHIPPED_MODEL
 
 
 def test_stage_benchmark_covers_every_stage(segmenter):
@@ -59,10 +60,12 @@ def test_capacity_benchmark_prices_a_wider_head_as_served(tmp_path, monkeypatch)
 
     monkeypatch.setitem(capacity.SIZES, "12MP", (400, 300))  # the same code on a small photo
     out = tmp_path / "capacity.json"
-    assert capacity.main(["--widths", "64", "--repeats", "1", "--out", str(out)]) == 0
+    # a saved file is priced beside them by its name (here the shipped file itself, as a candidate would be)
+    assert capacity.main(["--widths", "64", "--models", str(SHIPPED_MODEL), "--repeats", "1", "--out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert list(report["median_ms"]) == ["shipped", "head 64"]
+    assert list(report["median_ms"]) == ["shipped", "head 64", SHIPPED_MODEL.name]
     assert all(value > 0 for row in report["median_ms"].values() for value in row.values())
     files = report["files"]
-    assert files["shipped"]["parameters"] == 1_145_617  # the model card's count
+    assert files["shipped"]["parameters"] == 1_145_746  # the model card's count
+    assert files[SHIPPED_MODEL.name] == files["shipped"]
     assert files["head 64"]["parameters"] < files["shipped"]["parameters"] and files["head 64"]["tflite MB"] > 1

@@ -222,6 +222,26 @@ def test_init_from_starts_a_new_run_from_saved_weights(run, shapes, tmp_path):
         np.testing.assert_array_equal(before, now)
 
 
+def test_train_only_changes_the_named_layer_and_keeps_every_other(run, shapes, tmp_path):
+    people, _ = shapes
+    out = tmp_path / "readout"
+    assert train.main(["--data", f"{people}:1", "--out", str(out), "--image-size", "64", "--batch-size", "4",
+                       "--epochs", "1", "--steps-per-epoch", "2", "--head-filters", "16", "--learning-rate", "0.01",
+                       "--init-from", str(run / "best.keras"), "--train-only", "logits_everyone",
+                       "--everyone-band", "0.03", "--verbose", "0"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["train_only"] == ["logits_everyone"] and config["data"]["everyone_band"] == 0.03
+    before = keras.saving.load_model(run / "best.keras", compile=False)
+    after = keras.saving.load_model(out / "last.keras", compile=False)
+    changed = {layer.name for layer, then in zip(after.layers, before.layers, strict=True)
+               if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), then.get_weights(), strict=True))}
+    assert changed == {"logits_everyone"}
+    with pytest.raises(SystemExit, match="no layer named nothing"):
+        train.main(["--data", f"{people}:1", "--out", str(tmp_path / "bad"), "--image-size", "64",
+                    "--epochs", "1", "--steps-per-epoch", "1", "--head-filters", "16", "--train-only", "nothing",
+                    "--verbose", "0"])
+
+
 def test_init_from_a_model_of_another_width_is_refused(run, shapes, tmp_path):
     people, _ = shapes
     with pytest.raises(SystemExit, match="not a model of this architecture"):

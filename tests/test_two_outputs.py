@@ -63,6 +63,22 @@ def test_a_subject_label_teaches_everyone_only_where_it_marks_a_person():
     assert pasted[..., EVERYONE_KNOWN].all(), "on a person-free photo nobody else can be there"
 
 
+def test_a_band_around_a_subject_label_teaches_everyone_its_background_there():
+    label = np.zeros((40, 40), np.float32)
+    label[10:30, 15:25] = 1.0
+    truth = two_outputs(label, np.zeros_like(label), "subject", everyone_labelled=False, band=0.05)
+    known = truth[..., EVERYONE_KNOWN] > 0
+    assert known[label > 0].all() and (truth[..., EVERYONE][known & (label == 0)] == 0).all()
+    # a ring of round(0.05 * 56.6) = 3 pixels: beside the person known background, farther unknown
+    assert known[20, 12] and known[20, 27] and not known[20, 11] and not known[20, 28]
+    assert not known[0, 0] and not known[39, 39], "an unlabelled passer-by may still stand farther away"
+    np.testing.assert_array_equal(truth[..., SUBJECT], label)  # the subject's truth does not change
+    street = two_outputs(label, np.zeros_like(label), "everyone", everyone_labelled=False, band=0.05)
+    assert street[..., EVERYONE_KNOWN].all() and not street[..., SUBJECT_KNOWN].any()
+    empty = two_outputs(np.zeros_like(label), np.zeros_like(label), "subject", everyone_labelled=False, band=0.05)
+    assert not empty[..., EVERYONE_KNOWN].any(), "no person, no ring"
+
+
 def test_an_audience_is_background_for_the_subject_and_people_for_everyone():
     label, audience = np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32)
     label[4:8, 3:5] = 1.0

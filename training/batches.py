@@ -83,7 +83,8 @@ def make_batch(job: _Job, index: int) -> tuple[np.ndarray, np.ndarray]:
                                        [(other.image, other.target()) for other in others], sample.bystanders)
         image, mask = made.rgb, made.label
         if job.outputs == 2:
-            mask = two_outputs(made.label[..., 0], made.audience[..., 0], sample.labels, made.everyone_labelled)
+            mask = two_outputs(made.label[..., 0], made.audience[..., 0], sample.labels, made.everyone_labelled,
+                               job.config.everyone_band)
         images.append(np.rint(image).astype(np.uint8))
         masks.append(np.rint(mask * MASK_LEVELS).astype(np.uint8))
     return np.stack(images), np.stack(masks)

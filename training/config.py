@@ -89,6 +89,9 @@ class DataConfig:
     # and also dropped a smaller second person (model card, Choosing); pass them to train for action.
     action_probability: float = 0.0  # share of pasted people turned up to 180 degrees, half of them in motion
     audience_probability: float = 0.0  # share of samples whose person stands in front of an audience
+    # the share of the diagonal around a subject label's people where everyone learns the background
+    # (training.targets.ring); 0: everyone learns only the label's people on such photos, as before
+    everyone_band: float = 0.0
     augment: bool = True
     balance_groups: bool = True  # within a root, a video sequence is drawn as often as one photo
     # Teacher-labelled roots (agreement.csv): training pairs whose label the teachers agree on less than this
@@ -109,6 +112,7 @@ class AugmentConfig:
     group_probability: float = DataConfig.group_probability
     action_probability: float = DataConfig.action_probability  # people in action: upside down, lying, moving
     audience_probability: float = DataConfig.audience_probability  # other people behind, who stay background
+    everyone_band: float = DataConfig.everyone_band  # background known to everyone around a subject label
     group_scale: tuple[float, float] = (0.15, 0.9)  # a further person's height, relative to the frame
     group_size: int = 3  # at most this many further people
     max_rotation_degrees: float = 10.0
@@ -123,7 +127,7 @@ class AugmentConfig:
         return cls(size=data.image_size, paste_probability=data.paste_probability, photo_scale=data.photo_scale,
                    paste_scale=data.paste_scale, grey_probability=data.grey_probability,
                    group_probability=data.group_probability, action_probability=data.action_probability,
-                   audience_probability=data.audience_probability)
+                   audience_probability=data.audience_probability, everyone_band=data.everyone_band)
 
     @classmethod
     def off(cls, size: int) -> "AugmentConfig":
@@ -156,6 +160,7 @@ class TrainConfig:
     time_budget_minutes: float = 0.0  # 0: no budget
     seed: int = 1
     init_from: str = ""  # a saved .keras model of the same architecture to start from ("" = fresh)
+    train_only: tuple[str, ...] = ()  # names of the only layers that learn (e.g. logits_everyone); () = all
     loss: str = "bce-person-dice"  # a key of training.metrics.LOSSES
 
 
@@ -186,6 +191,7 @@ class RunConfig:
             data[scale] = tuple(data.get(scale, getattr(DataConfig, scale)))
         train = dict(raw["train"])
         train.setdefault("loss", "bce-dice")  # runs written before the option used Dice on every image
+        train["train_only"] = tuple(train.get("train_only", ()))  # JSON has a list
         return cls(
             data=DataConfig(**data),
             model=ModelConfig(**{"outputs": 1, **raw["model"]}),

@@ -14,10 +14,15 @@ An audience composed behind the person (`training.augment.crowd`) is background 
 people for everyone (known where its people's labels mark them). So are the bystanders of a subject-labelled
 photo whose every person is also labelled (`bystanders`, `training.config.SET_EVERYONE_MASKS`); with them
 everyone's background is known, as it is where the person was pasted onto a person-free photo.
+With a band (`--everyone-band`), the background of a subject-labelled photo next to the label's people is
+known to everyone too: a ring as wide as that share of the frame's diagonal around them, where someone
+left unlabelled would have to touch the subject. Without it everyone learns people and hardly any
+background on such photos, and marks a halo around people (model card, Known limits).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from training.config import LABELS
@@ -36,10 +41,22 @@ def bystanders(label: np.ndarray, everyone: np.ndarray) -> np.ndarray:
     return left_out[regions].astype(np.uint8)
 
 
-def two_outputs(label: np.ndarray, audience: np.ndarray, labels: str, everyone_labelled: bool) -> np.ndarray:
+def ring(people: np.ndarray, band: float) -> np.ndarray:
+    """The pixels (H, W) bool outside `people` (H, W, 0..1) but within `band` of the diagonal of them."""
+    marked = (people > 0).astype(np.uint8)
+    radius = round(band * float(np.hypot(*people.shape[:2])))
+    if radius < 1 or not marked.any():
+        return np.zeros(people.shape[:2], bool)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return (cv2.dilate(marked, disc) > 0) & (marked == 0)
+
+
+def two_outputs(label: np.ndarray, audience: np.ndarray, labels: str, everyone_labelled: bool,
+                band: float = 0.0) -> np.ndarray:
     """The (H, W, 4) truth of a two-output network from a sample's label and its audience's (H, W) float32
     0..1 (people behind or beside the subject), what the root's masks mark (`LABELS`), and whether every
-    person in the frame is in one of the two (pasted onto a person-free photo, or bystanders known)."""
+    person in the frame is in one of the two (pasted onto a person-free photo, or bystanders known);
+    `band`: the share of the diagonal around a subject label's people where everyone knows the background."""
     if labels not in LABELS:
         raise ValueError(f"labels must be one of {LABELS}, got {labels!r}")
     everyone = np.maximum(label, audience)
@@ -49,7 +66,7 @@ def two_outputs(label: np.ndarray, audience: np.ndarray, labels: str, everyone_l
     if labels == "both" or everyone_labelled:
         everyone_known = everywhere
     else:
-        everyone_known = (everyone > 0).astype(np.float32)
+        everyone_known = ((everyone > 0) | ring(everyone, band)).astype(np.float32)
     return np.stack([label, everyone, everywhere, everyone_known], axis=-1)
 
 

@@ -80,12 +80,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audience-probability", type=float, default=DataConfig.audience_probability,
                         help="share of samples whose person stands in front of an audience of other people "
                              "(at most 30%% of the frame tall, out of focus), who stay background")
+    parser.add_argument("--everyone-band", type=float, default=DataConfig.everyone_band, metavar="SHARE",
+                        help="with two outputs: around the people of a subject-labelled photo, a ring this share "
+                             "of the diagonal wide is background for everyone too (default 0: everyone learns "
+                             "only the label's people there)")
     parser.add_argument("--min-agreement", type=float, default=DataConfig.min_agreement, metavar="IOU",
                         help="leave out training pairs of teacher-labelled roots (with agreement.csv, "
                              "training.teach) whose label the teachers that made it agree on less than this "
                              "(mean pairwise IoU); validation and test pairs all stay")
     parser.add_argument("--init-from", default="", metavar="MODEL.keras",
                         help="start from the weights of a saved model of the same architecture (fine-tuning)")
+    parser.add_argument("--train-only", nargs="+", default=[], metavar="LAYER",
+                        help="only these layers learn, every other keeps its weights (e.g. logits_everyone: "
+                             "everyone's readout, the subject output unchanged)")
     parser.add_argument("--loss", choices=sorted(LOSSES), default=TrainConfig.loss,
                         help="bce-person-dice: Dice only on images that hold a person (person-free images "
                              "learn from the cross-entropy); bce-dice: Dice on every image")
@@ -124,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             group_probability=args.group_probability,
             action_probability=args.action_probability,
             audience_probability=args.audience_probability,
+            everyone_band=args.everyone_band,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
             min_agreement=args.min_agreement,
@@ -139,6 +147,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             time_budget_minutes=args.time_budget or 0.0,
             seed=args.seed,
             init_from=args.init_from,
+            train_only=tuple(args.train_only),
             loss=args.loss,
         ),
     )
@@ -207,6 +216,8 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
     model = build_deeplabv3plus(config.model, None)
     if config.train.init_from:
         _start_from(model, config.train.init_from)
+    if config.train.train_only:
+        _train_only(model, config.train.train_only)
     warmup = max(1, min(total_steps // 2, round(total_steps / config.train.epochs * config.train.warmup_epochs)))
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=config.train.learning_rate * 0.01,
@@ -218,6 +229,16 @@ def build_model(config: RunConfig, total_steps: int) -> keras.Model:
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=LOSSES[config.train.loss],
                   metrics=keras_metrics(config.model.outputs))
     return model
+
+
+def _train_only(model: keras.Model, names: tuple[str, ...]) -> None:
+    """Freeze every layer but `names` (before compiling: Keras reads `trainable` then)."""
+    unknown = set(names) - {layer.name for layer in model.layers}
+    if unknown:
+        raise SystemExit(f"--train-only: no layer named {', '.join(sorted(unknown))} in this network")
+    for layer in model.layers:
+        layer.trainable = layer.name in names
+    log.info("only %s learn (%d weights)", ", ".join(names), sum(int(np.prod(w.shape)) for w in model.trainable_weights))
 
 
 def _start_from(model: keras.Model, path: str) -> None:
