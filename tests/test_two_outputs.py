@@ -1,27 +1,18 @@
 """The two-output network (subject, everyone): what each training set teaches each output, the losses on
 known pixels only, the network's structure, starting it from a one-output model, and serving either."""
 
-import io
-
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from app import create_app
 from model.pipeline import PEOPLE
 from model.segmenter import Segmenter, channel
-from tests.conftest import encode, post_image
+from tests.conftest import decode_png, encode, post_image
 from training import augment
 from training.config import AugmentConfig, DataRoot, ModelConfig
 from training.deeplab import build_deeplabv3plus, transplant
-from training.metrics import (
-    KNOWN,
-    bce_person_dice_loss,
-    bce_person_lovasz_loss,
-    half_sure,
-    keras_metrics,
-)
+from training.metrics import KNOWN, bce_person_dice_loss, bce_person_lovasz_loss, half_sure, keras_metrics
 from training.targets import bystanders, held_out, two_outputs
 
 SUBJECT, EVERYONE, SUBJECT_KNOWN, EVERYONE_KNOWN = range(4)
@@ -216,7 +207,7 @@ def test_a_saved_one_output_model_file_serves_every_people_option(tmp_path, astr
     for people in PEOPLE:
         response = post_image(client, photo, output="mask", people=people)
         assert response.status_code == 200, response.data
-        masks[people] = np.asarray(Image.open(io.BytesIO(response.data)))
+        masks[people] = np.asarray(decode_png(response.data))
     np.testing.assert_array_equal(masks["subject"], masks["all"])
     assert 0 < masks["all"].mean() < 255, "the network marks part of the photo"
     assert (masks["main"] <= masks["subject"]).all()
