@@ -19,8 +19,8 @@ SPECK_SHARE = 0.0001
 # a crowd or an object. Hair, fingers and motion blur stay soft, within the band along the outline. Chosen on the
 # validation split (model card, "Decisive alpha"): 1% left eg1800 1.55% half-sure, mostly the guided filter's
 # even halo around the whole person rather than hair; 0.5% leaves 0.82% and a soft rim of 0.5% either side.
-# None turns it off (only to measure it).
-DECIDE_SHARE: float | None = 0.005
+# guided_alpha's decide_share=None turns it off (only to measure it).
+DECIDE_SHARE = 0.005
 DECIDE_WORK_SIDE = 512  # the band is found with the longer side at most this (a 12 MP photo: milliseconds)
 SURE = 0.9  # a person region with a pixel at this alpha or more is one the network is sure of
 
@@ -59,7 +59,7 @@ def guided_alpha(rgb: np.ndarray, probability: np.ndarray, work_side: int = WORK
     return alpha
 
 
-def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE or 0.005) -> np.ndarray:
+def decisive(alpha: np.ndarray, share: float = DECIDE_SHARE) -> np.ndarray:
     """In place, and returned: the alpha (H, W) float32 made decisive farther than `share` of the diagonal from
     the outline (where the alpha crosses 0.5). There, a pixel under 0.5 is cleared, and a pixel of a person
     region that the network is sure of somewhere (alpha SURE or more) is made opaque. A region it is nowhere

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import statistics
 import threading
 import time
 import urllib.error
@@ -117,10 +118,6 @@ def test_one_line_per_request_in_the_log_without_file_names(proxy):
     assert "UserWarning" not in proxy.server_log()  # Pillow's warnings stay out of the log
 
 
-def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def _cpu_seconds(pid: int) -> float:
     """The CPU time a process has used (user and system, /proc/PID/stat fields 14-15)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -187,8 +184,8 @@ def test_one_greedy_client_does_not_take_the_service_from_another(proxy):
     assert hogs_alive and all(status == 200 for status, _, _ in others), others
     statuses = Counter(status for status, _, _ in greedy)
     assert set(statuses) <= {200, 429} and statuses[429] > 0 and statuses[200] > 0, statuses
-    typical = _median([seconds for _, seconds, _ in others])
-    greedy_typical = _median([seconds for status, seconds, _ in greedy if status == 200])
+    typical = statistics.median([seconds for _, seconds, _ in others])
+    greedy_typical = statistics.median([seconds for status, seconds, _ in greedy if status == 200])
     # The other's photo waits at most behind the greedy client's PHOTOS_PER_CLIENT photos, as each of the
     # greedy client's own admitted photos does: so it takes about as long as those, on whatever machine. A
     # bound in the photo's time alone failed on a slow CI day (1.3 s against 0.17 s alone: the 20 greedy
