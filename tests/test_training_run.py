@@ -252,6 +252,55 @@ def test_init_from_a_model_of_another_width_is_refused(run, shapes, tmp_path):
                        "--init-from", str(tmp_path / "missing.keras")]) == 2
 
 
+def test_mobilenet_blocks_16_adds_the_dilated_deep_blocks_at_stride_16():
+    model = build_deeplabv3plus(ModelConfig(head_filters=16, mobilenet_blocks=16), 64)
+    deep = model.get_layer("aspp_deep")
+    assert deep.input.shape[1:] == (4, 4, 320), "block 16's 320 channels, still at stride 16"
+    assert model.get_layer("deep_block_14_depthwise").dilation_rate == (2, 2)
+    assert model.get_layer("aspp_1x1").input.shape[1:3] == (4, 4)
+    np.testing.assert_array_equal(model.get_layer("aspp_deep_project").get_weights()[0], 0.0)
+    with pytest.raises(ValueError, match="mobilenet_blocks must be one of"):
+        build_deeplabv3plus(ModelConfig(mobilenet_blocks=14), 64)
+    with pytest.raises(ValueError, match="mobilenetv2 encoder only"):
+        build_deeplabv3plus(ModelConfig(encoder="resnet50", mobilenet_blocks=16), 64)
+
+
+def test_offline_weights_file_loads_into_the_deep_blocks_too():
+    weights = ROOT.parent / "shared" / "weights" / "mobilenet_v2_1.0_imagenet_notop.weights.h5"
+    if not weights.is_file():
+        pytest.skip(f"{weights} is absent: the ImageNet encoder weights live in ../shared/weights")
+    model = build_deeplabv3plus(ModelConfig(encoder_weights=str(weights), head_filters=16, mobilenet_blocks=16), 64)
+    reference = keras.applications.MobileNetV2(input_shape=(None, None, 3), include_top=False, weights=str(weights))
+    for name in ("block_13_depthwise", "block_15_expand", "block_16_project_BN"):
+        for ours, theirs in zip(model.get_layer(f"deep_{name}").get_weights(),
+                                reference.get_layer(name).get_weights(), strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+    assert not model.get_layer("deep_block_16_project_BN").trainable, "ImageNet batch statistics stay frozen"
+
+
+def test_a_network_grown_with_the_deep_blocks_starts_as_the_model_it_grew_from(run, shapes, tmp_path):
+    people, _ = shapes
+    args = ["--data", f"{people}:1", "--image-size", "64", "--batch-size", "4", "--epochs", "1",
+            "--steps-per-epoch", "1", "--head-filters", "16", "--mobilenet-blocks", "16",
+            "--init-from", str(run / "best.keras"), "--verbose", "0"]
+    # The deep branch's projection starts at zero: the grown network, as training gets it, says exactly what
+    # the 13-block model said, while every deep layer is there to learn.
+    grown = train.build_model(train.config_from_args(train.parse_args([*args, "--out", str(tmp_path / "x")])), 1)
+    source = keras.saving.load_model(run / "best.keras", compile=False)
+    assert grown.get_layer("deep_block_16_project").count_params() == 960 * 320
+    photos = np.random.default_rng(4).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(grown.predict(photos, verbose=0), source.predict(photos, verbose=0), atol=1e-6)
+    out = tmp_path / "deep"
+    assert train.main([*args, "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["model"]["mobilenet_blocks"] == 16
+    assert keras.saving.load_model(out / "last.keras", compile=False).get_layer("aspp_deep").built
+    # A 13-block network does not start from the 16-block one: dropping the deep branch changes what it says.
+    with pytest.raises(SystemExit, match="not a model of this architecture"):
+        train.main(["--data", f"{people}:1", "--out", str(tmp_path / "back"), "--image-size", "64",
+                    "--epochs", "1", "--steps-per-epoch", "1", "--head-filters", "16",
+                    "--init-from", str(out / "last.keras"), "--verbose", "0"])
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")  # TensorFlow's notices that tf.lite moves to ai_edge_litert
 def test_quantize_reports_float_and_int8_on_the_same_split(run, tmp_path):
     from training import quantize

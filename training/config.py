@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 ENCODERS = ("mobilenetv2", "resnet50")
+MOBILENET_BLOCKS = (13, 16)  # ModelConfig.mobilenet_blocks
 # What a data root's masks mark, so that each output of a two-output network learns only what they say:
 # "subject": the people the photo is about (others may be unlabelled); "everyone": every person (it says
 # nothing of who the subject is); "both": every person, and they are all the subject (one-person photos,
@@ -145,6 +146,9 @@ class ModelConfig:
     head_filters: int = 128
     se_ratio: int = 8
     outputs: int = 2  # 2: subject and everyone (training.deeplab); 1: one person probability, as before
+    # How much of MobileNetV2 the network uses: 13 (cut at block 13's expansion, stride 16) or 16 (blocks
+    # 13-16 as well, dilated to stay at stride 16, a context branch into the ASPP; training.deeplab).
+    mobilenet_blocks: int = 13
 
 
 @dataclasses.dataclass(frozen=True)

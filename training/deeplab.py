@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from training.config import ENCODERS, ModelConfig
+from training.config import ENCODERS, MOBILENET_BLOCKS, ModelConfig
 
 OUTPUT_STRIDE = 16
 # The head normalises with GroupNormalization, not BatchNormalization: with batches of 16 on a CPU,
@@ -29,6 +29,16 @@ ENCODER_TAPS: dict[str, tuple[str, str]] = {
     "mobilenetv2": ("block_3_expand_relu", "block_13_expand_relu"),
     "resnet50": ("conv2_block3_out", "conv4_block6_out"),
 }
+
+# MobileNetV2's blocks after the stride-16 tap: (block, output channels, residual). With
+# ModelConfig.mobilenet_blocks 16 they run at stride 16 (block 13's stride 2 becomes a dilation of 2, as
+# DeepLab does for its output stride 16) and feed the ASPP a context branch of 320 channels.
+DEEP_BLOCKS = ((13, 160, False), (14, 160, True), (15, 160, True), (16, 320, False))
+DEEP_DILATION = 2
+EXPANSION = 6  # MobileNetV2's expansion factor
+# Layers of the deep encoder and its ASPP branch are named with these prefixes; a network started from a
+# model without them (training.train --init-from) keeps them as built.
+DEEP_PREFIXES = ("deep_", "aspp_deep")
 
 # ImageNet caffe-style preprocessing of keras.applications.resnet50: RGB -> BGR, minus the mean.
 _RESNET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -49,8 +59,8 @@ def build_deeplabv3plus(config: ModelConfig, input_size: int | None = None) -> k
     """
     _validate(config, input_size)
     inputs = keras.Input(shape=(input_size, input_size, 3), name="image")
-    low, high = _encoder(config, inputs)
-    x = _aspp(high, config.head_filters)
+    low, high, deep = _encoder(config, inputs)
+    x = _aspp(high, config.head_filters, deep)
     x = _squeeze_excite(x, config.se_ratio, name="aspp_se")
     x = _decoder(x, low, config)
     x = _logits(x, config.outputs)
@@ -79,6 +89,10 @@ def _validate(config: ModelConfig, input_size: int | None) -> None:
         raise ValueError(f"input_size must be a multiple of {OUTPUT_STRIDE} and >= 32, got {input_size}")
     if config.outputs not in (1, len(OUTPUTS)):
         raise ValueError(f"outputs must be 1 or {len(OUTPUTS)}, got {config.outputs}")
+    if config.mobilenet_blocks not in MOBILENET_BLOCKS:
+        raise ValueError(f"mobilenet_blocks must be one of {MOBILENET_BLOCKS}, got {config.mobilenet_blocks}")
+    if config.mobilenet_blocks != MOBILENET_BLOCKS[0] and config.encoder != "mobilenetv2":
+        raise ValueError("mobilenet_blocks applies to the mobilenetv2 encoder only")
     if config.head_filters < GN_GROUPS or config.head_filters % GN_GROUPS:
         raise ValueError(f"head_filters must be a multiple of {GN_GROUPS}, got {config.head_filters}")
     weights = config.encoder_weights
@@ -86,8 +100,10 @@ def _validate(config: ModelConfig, input_size: int | None) -> None:
         raise ValueError(f"encoder_weights must be 'none', 'imagenet' or an existing file, got {weights!r}")
 
 
-def _encoder(config: ModelConfig, inputs: keras.KerasTensor) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """Preprocess inside the graph and return the stride-4 and stride-16 features."""
+def _encoder(config: ModelConfig, inputs: keras.KerasTensor
+             ) -> tuple[keras.KerasTensor, keras.KerasTensor, keras.KerasTensor | None]:
+    """Preprocess inside the graph and return the stride-4 and stride-16 features, and MobileNetV2's deep
+    blocks' features (stride 16) where `config.mobilenet_blocks` asks for them (else None)."""
     if config.encoder == "mobilenetv2":
         x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")(inputs)
         factory = keras.applications.MobileNetV2
@@ -103,7 +119,49 @@ def _encoder(config: ModelConfig, inputs: keras.KerasTensor) -> tuple[keras.Kera
     taps = keras.Model(base.input, [base.get_layer(low_name).output, base.get_layer(high_name).output],
                        name=f"{config.encoder}_encoder")
     low, high = taps(x)
-    return low, high
+    deep = None
+    if config.mobilenet_blocks > MOBILENET_BLOCKS[0]:
+        deep = _deep_blocks(high, base, pretrained=config.encoder_weights != "none")
+    return low, high, deep
+
+
+def _deep_blocks(x, base: keras.Model, pretrained: bool):
+    """MobileNetV2's blocks 13-16 after block 13's expansion `x`, at stride 16: the depthwise convolutions
+    dilated instead of block 13's stride 2. Each layer is named `deep_` + its keras.applications name and,
+    with `pretrained`, starts from that layer's weights in `base` (a depthwise kernel is the same whatever its
+    dilation); batch normalisation as the encoder's (`_settle_batch_norm`)."""
+
+    def add(layer: layers.Layer, tensor):
+        out = layer(tensor)
+        source = layer.name.removeprefix("deep_")
+        if pretrained:
+            layer.set_weights(base.get_layer(source).get_weights())
+        if isinstance(layer, layers.BatchNormalization):
+            if pretrained:
+                layer.trainable = False
+            else:
+                layer.momentum = BN_MOMENTUM
+        return out
+
+    def batch_norm(name: str) -> layers.BatchNormalization:
+        return layers.BatchNormalization(epsilon=1e-3, momentum=0.999, name=name)  # keras.applications' own
+
+    for block, filters, residual in DEEP_BLOCKS:
+        name = f"deep_block_{block}"
+        shortcut = x
+        if block != DEEP_BLOCKS[0][0]:  # block 13's expansion is the stride-16 tap itself
+            x = add(layers.Conv2D(EXPANSION * x.shape[-1], 1, use_bias=False, name=f"{name}_expand"), x)
+            x = add(batch_norm(f"{name}_expand_BN"), x)
+            x = layers.ReLU(6.0, name=f"{name}_expand_relu")(x)
+        x = add(layers.DepthwiseConv2D(3, padding="same", dilation_rate=DEEP_DILATION, use_bias=False,
+                                       name=f"{name}_depthwise"), x)
+        x = add(batch_norm(f"{name}_depthwise_BN"), x)
+        x = layers.ReLU(6.0, name=f"{name}_depthwise_relu")(x)
+        x = add(layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_project"), x)
+        x = add(batch_norm(f"{name}_project_BN"), x)
+        if residual:
+            x = layers.Add(name=f"{name}_add")([shortcut, x])
+    return x
 
 
 def _load_backbone(factory, weights: str, kwargs: dict) -> keras.Model:
@@ -157,12 +215,14 @@ def _conv_norm_relu(x, filters: int, kernel: int, name: str, dilation: int = 1, 
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _aspp(x, filters: int):
-    """Atrous spatial pyramid pooling: 1x1, three 3x3 atrous (rates 6/12/18) and image pooling.
+def _aspp(x, filters: int, deep=None):
+    """Atrous spatial pyramid pooling: 1x1, three 3x3 atrous (rates 6/12/18) and image pooling, and a 1x1
+    branch of the deep blocks' features `deep` where there are any.
 
     The image-pooling branch is spatially constant, so its share of the 1x1 projection is added as a
     broadcast bias instead of being upsampled and concatenated: the same maths, and no layer is sized
-    from one fixed input size.
+    from one fixed input size. The deep branch's share is added too, through a projection that starts at
+    zero: a network grown from one without it starts as that network (training.train --init-from).
     """
     branches = [_conv_norm_relu(x, filters, 1, name="aspp_1x1")]
     for rate in (6, 12, 18):
@@ -173,6 +233,10 @@ def _aspp(x, filters: int):
     pooled = layers.Conv2D(filters, 1, use_bias=False, name="aspp_project_pool")(pooled)
     x = layers.Concatenate(name="aspp_concat")(branches)
     x = layers.Conv2D(filters, 1, use_bias=False, name="aspp_project")(x)
+    if deep is not None:
+        deep = _conv_norm_relu(deep, filters, 1, name="aspp_deep")
+        deep = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="zeros", name="aspp_deep_project")(deep)
+        x = layers.Add(name="aspp_add_deep")([x, deep])
     x = layers.Add(name="aspp_add_pool")([x, pooled])
     x = layers.GroupNormalization(GN_GROUPS, name="aspp_project_gn")(x)
     x = layers.ReLU(name="aspp_project_relu")(x)
@@ -200,17 +264,19 @@ def _decoder(x, low, config: ModelConfig):
 
 
 def transplant(model: keras.Model, source: keras.Model) -> list[str]:
-    """Start `model` from the weights of `source`, a network of another number of outputs: every layer
-    whose name and weight shapes match takes the source's weights, and the everyone logits of a two-output
-    head start as the subject's (so both outputs start where the one-output network was). Returns the
-    names of the layers with weights that stay as built."""
+    """Start `model` from the weights of `source`, a network of another number of outputs or one without the
+    deep blocks: every layer whose name and weight shapes match takes the source's weights, and the everyone
+    logits of a two-output head that the source lacks start as the subject's (so both outputs start where
+    the one-output network was). Returns the names of the layers with weights that stay as built."""
     donors = {layer.name: layer for layer in source.layers}
     fresh = []
     for layer in model.layers:
         weights = layer.get_weights()
         if not weights:
             continue
-        donor = donors.get("logits" if layer.name == "logits_everyone" else layer.name)
+        donor = donors.get(layer.name)
+        if donor is None and layer.name == "logits_everyone":
+            donor = donors.get("logits")
         donated = donor.get_weights() if donor is not None else []
         if [w.shape for w in donated] == [w.shape for w in weights]:
             layer.set_weights(donated)

@@ -20,8 +20,8 @@ from training import agreement as agreementlib
 from training import data as datalib
 from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
-from training.config import ENCODERS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
-from training.deeplab import build_deeplabv3plus, transplant
+from training.config import ENCODERS, MOBILENET_BLOCKS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
+from training.deeplab import DEEP_PREFIXES, build_deeplabv3plus, transplant
 from training.metrics import LOSSES, keras_metrics
 from training.targets import bystanders
 
@@ -51,6 +51,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--encoder-weights", default="none",
                         help="'none', 'imagenet' (needs internet) or a Keras weights file")
     parser.add_argument("--head-filters", type=int, default=128, help="ASPP and decoder width")
+    parser.add_argument("--mobilenet-blocks", type=int, choices=MOBILENET_BLOCKS, default=ModelConfig.mobilenet_blocks,
+                        help="how much of MobileNetV2: 13 (cut at block 13) or 16 (blocks 13-16 too, dilated, as a "
+                             "context branch into the ASPP; from an --init-from model without them they start from "
+                             "--encoder-weights and add nothing until they learn)")
     parser.add_argument("--outputs", type=int, choices=(1, 2), default=ModelConfig.outputs,
                         help="2: the subject (the people the photo is about) and everyone (every person), each "
                              "learning from the roots whose labels say it (ROOT:WEIGHT:subject|everyone|both); "
@@ -137,7 +141,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             min_agreement=args.min_agreement,
         ),
         model=ModelConfig(encoder=args.encoder, encoder_weights=args.encoder_weights,
-                          head_filters=args.head_filters, outputs=args.outputs),
+                          head_filters=args.head_filters, outputs=args.outputs,
+                          mobilenet_blocks=args.mobilenet_blocks),
         train=TrainConfig(
             batch_size=args.batch_size,
             epochs=args.epochs or 30,
@@ -243,16 +248,19 @@ def _train_only(model: keras.Model, names: tuple[str, ...]) -> None:
 
 def _start_from(model: keras.Model, path: str) -> None:
     """Load the weights of a saved model of this architecture; one of the other number of outputs (a
-    one-output model for a two-output network) gives every layer it shares (`training.deeplab.transplant`)."""
+    one-output model for a two-output network), or one without MobileNetV2's deep blocks for a network with
+    them, gives every layer it shares (`training.deeplab.transplant`) and the rest start as built."""
     mismatch = SystemExit(f"--init-from {path}: not a model of this architecture (same --encoder and "
-                          "--head-filters needed)")
+                          "--head-filters needed, and --mobilenet-blocks at least the model's)")
     source = keras.saving.load_model(path, compile=False)
-    if source.output.shape[-1] != model.output.shape[-1]:
+    names = {layer.name for layer in source.layers}
+    if source.output.shape[-1] != model.output.shape[-1] or any(
+            layer.name not in names for layer in model.layers if layer.name.startswith(DEEP_PREFIXES)):
         fresh = transplant(model, source)
-        if any(not name.startswith(("logits", "everyone")) for name in fresh):
+        if any(not name.startswith(("logits", "everyone", *DEEP_PREFIXES)) for name in fresh):
             raise mismatch
-        log.info("started from the weights of %s (%d outputs; the everyone logits from its subject's)",
-                 path, source.output.shape[-1])
+        log.info("started from the weights of %s (%d outputs); as built: %s", path, source.output.shape[-1],
+                 ", ".join(fresh) or "none")
         return
     # Keras reads the weights out of a .keras archive and checks every layer's shape against this model.
     try:
