@@ -20,7 +20,8 @@ from training import agreement as agreementlib
 from training import data as datalib
 from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
-from training.config import ENCODERS, MOBILENET_BLOCKS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig, TrainConfig
+from training.config import (ENCODERS, MOBILENET_BLOCKS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig,
+                             TrainConfig)
 from training.deeplab import DEEP_PREFIXES, build_deeplabv3plus, transplant
 from training.metrics import LOSSES, keras_metrics
 from training.targets import bystanders
