@@ -6,6 +6,7 @@ that never imports this package (the web service).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import keras
@@ -113,7 +114,8 @@ def _encoder(config: ModelConfig, inputs: keras.KerasTensor
         factory = keras.applications.ResNet50
         kwargs = {}
     base = _load_backbone(factory, config.encoder_weights, kwargs)
-    _settle_batch_norm(base, pretrained=config.encoder_weights != "none")
+    pretrained = config.encoder_weights != "none"
+    _settle_batch_norm(base.layers, pretrained)
     low_name, high_name = ENCODER_TAPS[config.encoder]
     # A sub-model up to the stride-16 tap: the layers after it are not part of the network.
     taps = keras.Model(base.input, [base.get_layer(low_name).output, base.get_layer(high_name).output],
@@ -121,7 +123,7 @@ def _encoder(config: ModelConfig, inputs: keras.KerasTensor
     low, high = taps(x)
     deep = None
     if config.mobilenet_blocks > MOBILENET_BLOCKS[0]:
-        deep = _deep_blocks(high, base, pretrained=config.encoder_weights != "none")
+        deep = _deep_blocks(high, base, pretrained)
     return low, high, deep
 
 
@@ -131,16 +133,13 @@ def _deep_blocks(x, base: keras.Model, pretrained: bool):
     with `pretrained`, starts from that layer's weights in `base` (a depthwise kernel is the same whatever its
     dilation); batch normalisation as the encoder's (`_settle_batch_norm`)."""
 
+    built: list[layers.Layer] = []
+
     def add(layer: layers.Layer, tensor):
         out = layer(tensor)
-        source = layer.name.removeprefix("deep_")
         if pretrained:
-            layer.set_weights(base.get_layer(source).get_weights())
-        if isinstance(layer, layers.BatchNormalization):
-            if pretrained:
-                layer.trainable = False
-            else:
-                layer.momentum = BN_MOMENTUM
+            layer.set_weights(base.get_layer(layer.name.removeprefix("deep_")).get_weights())
+        built.append(layer)
         return out
 
     def batch_norm(name: str) -> layers.BatchNormalization:
@@ -161,6 +160,7 @@ def _deep_blocks(x, base: keras.Model, pretrained: bool):
         x = add(batch_norm(f"{name}_project_BN"), x)
         if residual:
             x = layers.Add(name=f"{name}_add")([shortcut, x])
+    _settle_batch_norm(built, pretrained)
     return x
 
 
@@ -177,14 +177,14 @@ def _load_backbone(factory, weights: str, kwargs: dict) -> keras.Model:
         raise
 
 
-def _settle_batch_norm(base: keras.Model, pretrained: bool) -> None:
+def _settle_batch_norm(encoder_layers: Iterable[layers.Layer], pretrained: bool) -> None:
     """Keep the encoder's batch statistics consistent between training and inference.
 
     keras.applications builds its BatchNormalization layers with momentum 0.999, whose moving
     statistics lag far behind fine-tuned features. A pretrained encoder keeps its BN frozen
     (inference mode, ImageNet statistics); one trained from scratch gets BN_MOMENTUM.
     """
-    for layer in base.layers:
+    for layer in encoder_layers:
         if isinstance(layer, layers.BatchNormalization):
             if pretrained:
                 layer.trainable = False
