@@ -40,3 +40,25 @@ def test_soup_refuses_models_of_different_architectures(tmp_path, capsys):
 def test_soup_weight_must_be_a_share():
     with pytest.raises(SystemExit):
         soup.parse_args(["a.keras", "b.keras", "--weight", "1.5", "--out", "x.keras"])
+
+
+def test_a_grown_network_averages_with_the_network_it_grew_from():
+    small = build_deeplabv3plus(ModelConfig(head_filters=16), 64)
+    keras.utils.set_random_seed(3)
+    grown = build_deeplabv3plus(ModelConfig(head_filters=16, mobilenet_blocks=16), 64)
+    projection = grown.get_layer("aspp_deep_project")
+    projection.set_weights([np.full_like(w, 0.01) for w in projection.get_weights()])  # as if it had learned
+    trained_block = grown.get_layer("deep_block_15_expand").get_weights()[0]
+    photos = np.random.default_rng(5).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    alone = small.predict(photos, verbose=0)
+    assert np.abs(grown.predict(photos, verbose=0) - alone).max() > 1e-3, "the branch adds something"
+    # All of the 13-block model: the grown network says what it says, the deep branch adding nothing.
+    np.testing.assert_allclose(soup.soup(keras.models.clone_model(grown), small, 0.0).predict(photos, verbose=0),
+                               alone, atol=1e-5)
+    grown_copy = keras.models.clone_model(grown)
+    grown_copy.set_weights(grown.get_weights())
+    half = soup.soup(grown_copy, small, 0.5)
+    np.testing.assert_allclose(half.get_layer("aspp_deep_project").get_weights()[0], 0.005, rtol=1e-6)
+    np.testing.assert_array_equal(half.get_layer("deep_block_15_expand").get_weights()[0], trained_block)
+    with pytest.raises(ValueError, match="different architectures"):
+        soup.soup(small, grown, 0.5)

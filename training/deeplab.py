@@ -40,6 +40,7 @@ EXPANSION = 6  # MobileNetV2's expansion factor
 # Layers of the deep encoder and its ASPP branch are named with these prefixes; a network started from a
 # model without them (training.train --init-from) keeps them as built.
 DEEP_PREFIXES = ("deep_", "aspp_deep")
+DEEP_PROJECTION = "aspp_deep_project"  # the deep branch's last layer; at zero the branch adds nothing
 
 # ImageNet caffe-style preprocessing of keras.applications.resnet50: RGB -> BGR, minus the mean.
 _RESNET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -235,7 +236,7 @@ def _aspp(x, filters: int, deep=None):
     x = layers.Conv2D(filters, 1, use_bias=False, name="aspp_project")(x)
     if deep is not None:
         deep = _conv_norm_relu(deep, filters, 1, name="aspp_deep")
-        deep = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="zeros", name="aspp_deep_project")(deep)
+        deep = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="zeros", name=DEEP_PROJECTION)(deep)
         x = layers.Add(name="aspp_add_deep")([x, deep])
     x = layers.Add(name="aspp_add_pool")([x, pooled])
     x = layers.GroupNormalization(GN_GROUPS, name="aspp_project_gn")(x)

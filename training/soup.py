@@ -5,7 +5,8 @@ of the loss, and their weight average keeps what each learned. The shipped model
 (model/MODEL_CARD.md). The result has A's architecture and no optimizer; `training.export RUN_DIR
 --checkpoint SOUP.keras` turns it into a serving file like any checkpoint of the run. A one-output model
 averages with a two-output one as the two-output network it starts (`training.deeplab.transplant`: both
-outputs its one).
+outputs its one), and a network without MobileNetV2's deep blocks with one grown from it
+(`--mobilenet-blocks 16`) as the grown network it starts, whose deep branch adds nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from training.deeplab import transplant
+from training.deeplab import DEEP_PREFIXES, DEEP_PROJECTION, transplant
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,8 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def soup(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
     """`first` with every weight replaced by weight * first + (1 - weight) * second; a second model of
-    another number of outputs first becomes one of `first`'s (`as_outputs_of`)."""
-    second = as_outputs_of(first, second)
+    another number of outputs, or without MobileNetV2's deep blocks, first becomes one of `first`'s (`as_network_of`)."""
+    second = as_network_of(first, second)
     ours, theirs = first.get_weights(), second.get_weights()
     shapes = [w.shape for w in ours], [w.shape for w in theirs]
     if shapes[0] != shapes[1]:
@@ -45,16 +47,26 @@ def soup(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
     return first
 
 
-def as_outputs_of(first: keras.Model, second: keras.Model) -> keras.Model:
-    """`second` as a network of `first`'s number of outputs where they differ (a one-output model as the
-    two-output network it starts, every output its one), else `second` itself."""
-    if first.output.shape[-1] == second.output.shape[-1]:
-        return second
-    if second.output.shape[-1] > first.output.shape[-1]:
+def as_network_of(first: keras.Model, second: keras.Model) -> keras.Model:
+    """`second` as a network of `first`'s architecture where the two differ only as a network differs from the
+    one it was grown from (`training.train --init-from`): a one-output model as the two-output network it
+    starts (every output its one); a model without MobileNetV2's deep blocks as the grown network it starts,
+    the deep blocks as `first` has them and their projection at zero, so the branch adds nothing and the
+    average holds `first`'s branch at the average's share. Else `second` itself."""
+    if first.output.shape[-1] < second.output.shape[-1]:
         raise ValueError("the first model has fewer outputs than the second: give the two-output model first")
+    names = {layer.name for layer in second.layers}
+    if first.output.shape[-1] == second.output.shape[-1] and all(
+            layer.name in names for layer in first.layers if layer.name.startswith(DEEP_PREFIXES)):
+        return second
     twin = keras.models.clone_model(first)
-    if any(not name.startswith(("logits", "everyone")) for name in transplant(twin, second)):
+    twin.set_weights(first.get_weights())
+    fresh = transplant(twin, second)
+    if any(not name.startswith(("logits", "everyone", *DEEP_PREFIXES)) for name in fresh):
         raise ValueError("the two models have different architectures (weight shapes differ)")
+    if DEEP_PROJECTION in fresh:
+        projection = twin.get_layer(DEEP_PROJECTION)
+        projection.set_weights([np.zeros_like(w) for w in projection.get_weights()])
     return twin
 
 
