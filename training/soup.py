@@ -37,7 +37,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def soup(first: keras.Model, second: keras.Model, weight: float) -> keras.Model:
     """`first` with every weight replaced by weight * first + (1 - weight) * second; a second model of
-    another number of outputs, or without MobileNetV2's deep blocks, first becomes one of `first`'s (`as_network_of`)."""
+    another number of outputs, or without MobileNetV2's deep blocks, first becomes one of `first`'s
+    (`as_network_of`)."""
     second = as_network_of(first, second)
     ours, theirs = first.get_weights(), second.get_weights()
     shapes = [w.shape for w in ours], [w.shape for w in theirs]
@@ -52,7 +53,7 @@ def as_network_of(first: keras.Model, second: keras.Model) -> keras.Model:
     one it was grown from (`training.train --init-from`): a one-output model as the two-output network it
     starts (every output its one); a model without MobileNetV2's deep blocks as the grown network it starts,
     the deep blocks as `first` has them and their projection at zero, so the branch adds nothing and the
-    average holds `first`'s branch at the average's share. Else `second` itself."""
+    average keeps `first`'s deep blocks with `weight` of their projection. Else `second` itself."""
     if first.output.shape[-1] < second.output.shape[-1]:
         raise ValueError("the first model has fewer outputs than the second: give the two-output model first")
     names = {layer.name for layer in second.layers}
