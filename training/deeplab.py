@@ -41,6 +41,8 @@ EXPANSION = 6  # MobileNetV2's expansion factor
 # model without them (training.train --init-from) keeps them as built.
 DEEP_PREFIXES = ("deep_", "aspp_deep")
 DEEP_PROJECTION = "aspp_deep_project"  # the deep branch's last layer; at zero the branch adds nothing
+# The layers a network grown from another (more outputs, the deep blocks) may have that its source lacks.
+GROWN_PREFIXES = ("logits", "everyone", *DEEP_PREFIXES)
 
 # ImageNet caffe-style preprocessing of keras.applications.resnet50: RGB -> BGR, minus the mean.
 _RESNET_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -283,4 +285,25 @@ def transplant(model: keras.Model, source: keras.Model) -> list[str]:
             layer.set_weights(donated)
         else:
             fresh.append(layer.name)
+    return fresh
+
+
+def grows_from(model: keras.Model, source: keras.Model) -> bool:
+    """Whether `model` differs from `source` as a network grown from it does (another number of outputs, or
+    MobileNetV2's deep blocks that `source` lacks), so that `grow` and not a plain weight load starts it."""
+    names = {layer.name for layer in source.layers}
+    return source.output.shape[-1] != model.output.shape[-1] or any(
+        layer.name not in names for layer in model.layers if layer.name.startswith(DEEP_PREFIXES))
+
+
+def grow(model: keras.Model, source: keras.Model) -> list[str]:
+    """Start `model` as the grown network `source` starts (`transplant`), the deep branch's projection at zero
+    so that the branch adds nothing; returns the layers that keep their own weights. Raises ValueError where a
+    layer other than those growing adds (GROWN_PREFIXES) finds no weights of its shapes in `source`."""
+    fresh = transplant(model, source)
+    if unlike := [name for name in fresh if not name.startswith(GROWN_PREFIXES)]:
+        raise ValueError(f"different architectures: {', '.join(unlike)} find no weights of their shapes")
+    if DEEP_PROJECTION in fresh:
+        projection = model.get_layer(DEEP_PROJECTION)
+        projection.set_weights([np.zeros_like(w) for w in projection.get_weights()])
     return fresh

@@ -4,7 +4,7 @@ A "model soup" (Wortsman et al., 2022): two fine-tunings of one starting point o
 of the loss, and their weight average keeps what each learned. The shipped model is such an average
 (model/MODEL_CARD.md). The result has A's architecture and no optimizer; `training.export RUN_DIR
 --checkpoint SOUP.keras` turns it into a serving file like any checkpoint of the run. A one-output model
-averages with a two-output one as the two-output network it starts (`training.deeplab.transplant`: both
+averages with a two-output one as the two-output network it starts (`training.deeplab.grow`: both
 outputs its one), and a network without MobileNetV2's deep blocks with one grown from it
 (`--mobilenet-blocks 16`) as the grown network it starts, whose deep branch adds nothing.
 """
@@ -16,9 +16,8 @@ import sys
 from pathlib import Path
 
 import keras
-import numpy as np
 
-from training.deeplab import DEEP_PREFIXES, DEEP_PROJECTION, transplant
+from training.deeplab import grow, grows_from
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,18 +55,14 @@ def as_network_of(first: keras.Model, second: keras.Model) -> keras.Model:
     average keeps `first`'s deep blocks with `weight` of their projection. Else `second` itself."""
     if first.output.shape[-1] < second.output.shape[-1]:
         raise ValueError("the first model has fewer outputs than the second: give the two-output model first")
-    names = {layer.name for layer in second.layers}
-    if first.output.shape[-1] == second.output.shape[-1] and all(
-            layer.name in names for layer in first.layers if layer.name.startswith(DEEP_PREFIXES)):
+    if not grows_from(first, second):
         return second
     twin = keras.models.clone_model(first)
     twin.set_weights(first.get_weights())
-    fresh = transplant(twin, second)
-    if any(not name.startswith(("logits", "everyone", *DEEP_PREFIXES)) for name in fresh):
-        raise ValueError("the two models have different architectures (weight shapes differ)")
-    if DEEP_PROJECTION in fresh:
-        projection = twin.get_layer(DEEP_PROJECTION)
-        projection.set_weights([np.zeros_like(w) for w in projection.get_weights()])
+    try:
+        grow(twin, second)
+    except ValueError as error:
+        raise ValueError(f"the two models have {error}") from error
     return twin
 
 

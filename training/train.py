@@ -22,7 +22,7 @@ from training.batches import WorkerBatches, make_job
 from training.callbacks import CurvePlot, Throughput, TimeBudget, plot_curves, read_log
 from training.config import (ENCODERS, MOBILENET_BLOCKS, AugmentConfig, DataConfig, DataRoot, ModelConfig, RunConfig,
                              TrainConfig)
-from training.deeplab import DEEP_PREFIXES, build_deeplabv3plus, transplant
+from training.deeplab import build_deeplabv3plus, grow, grows_from
 from training.metrics import LOSSES, keras_metrics
 from training.targets import bystanders
 
@@ -250,16 +250,15 @@ def _train_only(model: keras.Model, names: tuple[str, ...]) -> None:
 def _start_from(model: keras.Model, path: str) -> None:
     """Load the weights of a saved model of this architecture; one of the other number of outputs (a
     one-output model for a two-output network), or one without MobileNetV2's deep blocks for a network with
-    them, gives every layer it shares (`training.deeplab.transplant`) and the rest start as built."""
+    them, gives every layer it shares (`training.deeplab.grow`) and the rest start as built."""
     mismatch = SystemExit(f"--init-from {path}: not a model of this architecture (same --encoder and "
                           "--head-filters needed, and --mobilenet-blocks at least the model's)")
     source = keras.saving.load_model(path, compile=False)
-    names = {layer.name for layer in source.layers}
-    if source.output.shape[-1] != model.output.shape[-1] or any(
-            layer.name not in names for layer in model.layers if layer.name.startswith(DEEP_PREFIXES)):
-        fresh = transplant(model, source)
-        if any(not name.startswith(("logits", "everyone", *DEEP_PREFIXES)) for name in fresh):
-            raise mismatch
+    if grows_from(model, source):
+        try:
+            fresh = grow(model, source)
+        except ValueError as error:
+            raise SystemExit(f"{mismatch}: {error}") from error
         log.info("started from the weights of %s (%d outputs); as built: %s", path, source.output.shape[-1],
                  ", ".join(fresh) or "none")
         return
