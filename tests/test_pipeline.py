@@ -11,7 +11,8 @@ from PIL import Image
 from model import compose
 from model.letterbox import canvas_shapes, fit, letterbox, nearest_shape, unletterbox
 from model.pipeline import CutoutOptions, OptionError, encode, parse_colour, parse_options, render
-from model.refine import RADIUS, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, decisive, guided_alpha, window_radius
+from model.refine import (RADIUS, RADIUS_SHARE, SMALL_SHARE, SPECK_SHARE, WORK_SIDE, decisive, guided_alpha,
+                          window_radius)
 from model.subject import JOIN_SHARE, main_person
 
 
@@ -119,6 +120,14 @@ def test_refinement_is_the_same_at_any_photo_size():
                         - guided_alpha(half(photo), half(coarse), decide_share=None))
     assert float(difference.mean()) < 0.003 and float(np.percentile(difference, 99)) < 0.03  # a fixed radius: 0.015, 0.12
     assert window_radius(WORK_SIDE) == RADIUS and window_radius(WORK_SIDE // 4) == RADIUS // 4
+
+
+def test_the_refinement_window_follows_the_persons_size():
+    # A close-up's outline is followed over as much of the person as a full-length figure's: the window
+    # grows with the person's size (the square root of their share of the photo), never below a pixel.
+    assert window_radius(WORK_SIDE, 4 * RADIUS_SHARE) == 2 * RADIUS
+    assert window_radius(WORK_SIDE, RADIUS_SHARE / 4) == RADIUS // 2
+    assert window_radius(WORK_SIDE, 0.0) == 1
 
 
 def test_refinement_keeps_small_people():

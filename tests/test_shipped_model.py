@@ -17,7 +17,7 @@ from training.selection import is_missed
 from training.showcase import grace_hopper
 
 # The shipped model (the two-output network of 2026-12-06), served on the canvases with the second look at large
-# people, on the 24 eg1800 portraits below: IoU mean 0.949, lowest 0.777; their close-ups: mean 0.818, 3 of 24
+# people, on the 24 eg1800 portraits below: IoU mean 0.950, lowest 0.780; their close-ups: mean 0.820, 3 of 24
 # missed (the model card's known limits); the one-output model of 2026-12-03 0.953, 0.786 and 0.830, 3 missed; an
 # earlier model 0.947, 0.691 and close-ups 0.750 with 5 missed; the one before it 0.694 with 3 photos missed
 # and every close-up missed.
@@ -27,7 +27,7 @@ CLOSE_UP_MEAN_IOU, CLOSE_UP_MAX_MISSED = 0.78, 4
 # missed: the seventh, a woman asleep under a blanket that the teacher label covers whole (45% of the photo;
 # the model of 2026-12-03 gave it a median alpha of 95 of 255 there and marked 1.6% of the photo, under the
 # tenth that counts as found). On the whole test split it misses 3 of 283 (model card). The negatives' test
-# split (animals, vehicles, rooms): mean person area 0.59%, at most 8.2% of one photo, an elephant calf's head
+# split (animals, vehicles, rooms): mean person area 0.58%, at most 8.3% of one photo, an elephant calf's head
 # (the target: at most 1% on average; the model of 2026-12-03: 0.74% and 8.6%). Candidates trained longer on
 # people in action broke these bounds: recall 0.899 and one photo 15.5%, one the elephant at 12.3%, and
 # two-output candidates of 2026-12-06 up to 1.78% and 25.9% (model card, How it was chosen: not shipped).
@@ -77,8 +77,8 @@ def test_black_and_white_photo_of_a_man_is_found(segmenter):
 
 def test_portrait_found_whole_sky_left_out_flag_mostly(segmenter):
     # Matplotlib's Grace Hopper (public domain). The shipped model finds the navy uniform too (median alpha
-    # 253 on its left), but gives the flag behind her a mean alpha of 94 of 255 (41 to 157 for other models and canvases):
-    # see the model card's known limits. The bound below catches a model that takes in the whole flag.
+    # 255 on its left), but gives the flag behind her a mean alpha of 25 of 255 (41 to 157 for older models and
+    # canvases): see the model card's known limits. The bound below catches a model that takes in the whole flag.
     alpha = alpha_for(segmenter, grace_hopper(), refine=True)
     assert np.median(alpha[160:300, 190:330]) > 200, "face"
     assert np.median(alpha[330:420, 220:300]) > 200, "shirt"
@@ -153,9 +153,9 @@ def test_the_guard_figures_of_candidates_are_the_guards_own(capsys):
     row = capsys.readouterr().out.strip().splitlines()[-1]
     name, *figures = [cell.strip() for cell in row.strip("|").split("|")]
     measured = [float(figure.rstrip("%")) for figure in figures]
-    # 23.6% of the small astronaut under all and 7.4% under subject (the subject output leaves out most of the
-    # smaller person apart from the large one), 0.59% / 8.2% of the negatives, the flag and rocket corners' highest
+    # 21.3% of the small astronaut under all and 7.0% under subject (the subject output leaves out most of the
+    # smaller person apart from the large one), 0.58% / 8.3% of the negatives, the flag and rocket corners' highest
     # alpha 164 and 0, with room for another CPU's rounding in the last digit printed
     assert name == str(SHIPPED_MODEL), row
-    assert measured[:2] == pytest.approx([23.6, 7.4], abs=0.2) and measured[2] == pytest.approx(0.59, abs=0.02)
-    assert measured[3] == pytest.approx(8.2, abs=0.2) and measured[4:] == pytest.approx([164, 0], abs=2), row
+    assert measured[:2] == pytest.approx([21.3, 7.0], abs=0.2) and measured[2] == pytest.approx(0.58, abs=0.02)
+    assert measured[3] == pytest.approx(8.3, abs=0.2) and measured[4:] == pytest.approx([164, 0], abs=2), row
