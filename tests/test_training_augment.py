@@ -237,3 +237,46 @@ def test_a_soft_label_stays_soft_through_placement():
                            audience_probability=0.0)
     _, label = training_sample(image, soft, None, config, np.random.default_rng(1))
     assert label.max() == pytest.approx(0.6) and set(np.unique(label)) <= {0.0, np.float32(0.6)}
+
+
+def _astronaut_sample(size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """The astronaut photo fitted into the frame, and a person label: the middle third of the frame."""
+    from skimage import data as skdata
+    rgb = cv2.resize(skdata.astronaut(), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+    label = np.zeros((size, size, 1), np.float32)
+    label[size // 4:, size // 3:2 * size // 3] = 1.0
+    return rgb, label
+
+
+def test_a_thing_beside_the_person_is_background_behind_them_and_in_front_of_the_audience():
+    from skimage import data as skdata
+    rgb, label = _astronaut_sample()
+    person = label[..., 0] == 1.0
+    shares = []
+    for seed in range(12):
+        audience = np.ones_like(label)
+        new_rgb, new_audience = augment.add_object(rgb, label, audience, skdata.coffee(),
+                                                   np.random.default_rng(seed))
+        changed = np.abs(new_rgb - rgb).max(axis=-1) > 1.0
+        assert changed.any(), "a thing stands in the frame"
+        assert not changed[person].any(), "the person stays in front of it"
+        assert (new_audience <= audience).all() and (new_audience[..., 0] < 0.5).any(), "it hides the audience"
+        # Beside the person: in the columns left or right of theirs, and at times reaching behind them.
+        columns = np.nonzero(changed.any(axis=0))[0]
+        assert columns.min() < 128 // 3 or columns.max() >= 2 * 128 // 3
+        shares.append(changed.mean())
+    assert np.mean(shares) > 0.1, "things of a tenth of the frame or more, on average"
+
+
+def test_object_probability_puts_things_beside_people_and_leaves_the_label_alone():
+    from skimage import data as skdata
+    image, mask = _colourful_pair()
+    samples = [augment.composed_sample(image, mask, skdata.coffee(),
+                                       AugmentConfig(size=64, paste_probability=0.0, group_probability=0.0,
+                                                     object_probability=probability, enabled=False),
+                                       np.random.default_rng(5))
+               for probability in (0.0, 1.0)]
+    assert np.array_equal(samples[0].label, samples[1].label)
+    outside = samples[0].label[..., 0] < 0.5
+    differs = np.abs(samples[0].rgb - samples[1].rgb).max(axis=-1) > 1.0
+    assert differs[outside].any() and not differs[~outside].any()

@@ -99,6 +99,15 @@ def test_only_person_free_photos_become_paste_backgrounds():
     assert batches.make_job(_roots(), AugmentConfig(size=32, paste_probability=0.0), 4, 1).backgrounds is None
 
 
+def test_things_beside_people_are_cut_from_person_free_photos_also_without_pasting():
+    options = ["--data", "root", "--out", "run", "--paste-probability", "0", "--object-probability", "0.3"]
+    config = AugmentConfig.of(train.config_from_args(train.parse_args(options)).data)
+    assert config.object_probability == 0.3 and config.paste_probability == 0.0
+    job = batches.make_job(_roots(), config, batch_size=4, seed=1)
+    assert job.backgrounds is not None
+    assert all(not s.mask.any() for root in job.backgrounds.samples for s in root)
+
+
 def test_no_weighted_samples_is_an_error():
     with pytest.raises(ValueError, match="no training samples"):
         batches.make_job(_roots(person_weight=0.0, free_weight=0.0), AugmentConfig(size=32), 4, 1)

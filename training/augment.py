@@ -1,5 +1,5 @@
 """The training augmentation, in NumPy and OpenCV: placement, background pasting, groups, people in
-action (turned, in motion, in front of an audience), photometrics.
+action (turned, in motion, in front of an audience), things beside people, photometrics.
 
 The one augmentation of the project: it runs under every Keras backend (TensorFlow, JAX, PyTorch),
 drawn in worker processes by `training.batches`. Images travel as float32 0..255, masks as float32 0..1:
@@ -25,6 +25,14 @@ CROWD_SCALE = (0.1, 0.3)  # an audience's people, height relative to the frame
 CROWD_BLUR = (1.0, 3.0)  # the audience's Gaussian blur, sigma in pixels at the training size
 AUDIENCE_SUBJECT_SCALE = (0.8, 1.6)  # the subject in front of an audience, relative to fitting the frame
 SOFT_EDGE = 0.1  # a soft label's level from which a pixel counts into the person's bounding box
+# A thing beside the person (`add_object`): a flag, a poster or a sign (a rectangle), a model, a statue or a
+# plant (an ellipse or a polygon), cut out of a person-free photo and standing behind the person. The teacher
+# ensemble's labels (U2-Net is a salient-object network) and the near-person context of the grown network took
+# such things in with the person: the flag and the shuttle model beside the astronaut (tests/test_shipped_model.py).
+OBJECT_SCALE = (0.25, 0.9)  # the thing's height, relative to the frame
+OBJECT_ASPECT = (0.3, 1.5)  # its width over its height
+OBJECT_CROP = (0.3, 0.8)  # the share of the person-free photo's shorter side it is cut from
+OBJECT_SHAPES = ("rectangle", "ellipse", "polygon")
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -277,6 +285,77 @@ def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.n
     return np.clip(rgb, 0.0, 255.0), label
 
 
+def object_cutout(photo: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A thing cut out of a person-free photo: RGB (h, w, 3) float32 and its alpha (h, w), feathered; its
+    height `OBJECT_SCALE` of a size x size frame, its shape one of `OBJECT_SHAPES`."""
+    height = max(4, round(size * rng.uniform(*OBJECT_SCALE)))
+    width = max(4, min(size, round(height * rng.uniform(*OBJECT_ASPECT))))
+    side = min(photo.shape[:2])
+    crop_h = max(2, min(photo.shape[0], round(side * rng.uniform(*OBJECT_CROP))))
+    crop_w = max(2, min(photo.shape[1], round(crop_h * width / height)))
+    y, x = rng.integers(0, photo.shape[0] - crop_h + 1), rng.integers(0, photo.shape[1] - crop_w + 1)
+    thing = _resize(photo[y:y + crop_h, x:x + crop_w].astype(np.float32), height, width)
+    alpha = np.zeros((height, width), np.float32)
+    shape = OBJECT_SHAPES[rng.integers(len(OBJECT_SHAPES))]
+    if shape == "rectangle":
+        alpha[:] = 1.0
+    elif shape == "ellipse":
+        cv2.ellipse(alpha, (width // 2, height // 2), (max(1, width // 2), max(1, height // 2)), 0.0, 0.0, 360.0,
+                    1.0, -1)
+    else:  # a star-shaped polygon about the centre: 5-9 corners at random radii
+        corners = int(rng.integers(5, 10))
+        angles = np.sort(rng.uniform(0.0, 2.0 * np.pi, corners))
+        radii = rng.uniform(0.5, 1.0, corners)
+        points = np.stack([width / 2.0 * (1.0 + radii * np.cos(angles)),
+                           height / 2.0 * (1.0 + radii * np.sin(angles))], axis=-1)
+        cv2.fillPoly(alpha, [np.round(points).astype(np.int32)], 1.0)
+    alpha = cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
+    return thing, alpha
+
+
+def add_object(rgb: np.ndarray, label: np.ndarray, audience: np.ndarray, photo: np.ndarray,
+               rng: np.random.Generator, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stand a thing cut out of a person-free photo (`object_cutout`) beside the people of a sample (size,
+    size), overlapping their outline at times, behind them and in front of any audience; it is background.
+    `valid` (size, size, 1): where the frame shows the photo, not the letterbox's padding (all of it by
+    default); the thing stands only there. Returns the new RGB and audience label (the people's label is
+    unchanged)."""
+    size = rgb.shape[0]
+    valid = np.ones((size, size, 1), np.float32) if valid is None else valid
+    rows, columns = (np.nonzero(valid[..., 0].max(axis=axis) >= 0.5)[0] for axis in (1, 0))
+    if rows.size == 0:
+        return rgb, audience
+    top_row, bottom_row, left_column, right_column = rows.min(), rows.max() + 1, columns.min(), columns.max() + 1
+    thing, alpha = object_cutout(photo, int(bottom_row - top_row), rng)  # in proportion to the photo's part
+    height, width = alpha.shape
+    person = np.nonzero(label[..., 0].max(axis=0) >= 0.5)[0]
+    if person.size:
+        room_left, room_right = max(0, person.min() - left_column), max(0, right_column - 1 - person.max())
+        on_left = rng.uniform() < (room_left / (room_left + room_right) if room_left + room_right else 0.5)
+        room = room_left if on_left else room_right
+        # Beside the person, up to 30% of it behind them; where the person fills the photo's width (a
+        # portrait), more of it behind them, so that it shows beside the head and shoulders.
+        behind = round(width * (rng.uniform(0.0, 0.3) if room >= 0.7 * width else rng.uniform(0.3, 0.9)))
+        left = int(person.min() - width + behind) if on_left else int(person.max() + 1 - behind)
+    else:
+        left = int(rng.integers(left_column - width // 3, max(left_column, right_column - 2 * width // 3) + 1))
+    top = int(rng.integers(top_row - height // 4, max(top_row, bottom_row - height // 2) + 1))
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(size, top + height), min(size, left + width)
+    if y1 <= y0 or x1 <= x0:
+        return rgb, audience
+    part = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    thing, alpha = thing[part], alpha[part][..., None]
+    if rng.uniform() < 0.5:  # as sharp or as soft as the scene
+        thing = cv2.GaussianBlur(thing, (0, 0), rng.uniform(0.3, 1.2)).reshape(thing.shape)
+    spot = rgb[y0:y1, x0:x1]
+    visible = alpha * (1.0 - label[y0:y1, x0:x1]) * valid[y0:y1, x0:x1]  # behind the people, on the photo
+    rgb, audience = rgb.copy(), audience.copy()
+    rgb[y0:y1, x0:x1] = visible * thing + (1.0 - visible) * spot
+    audience[y0:y1, x0:x1] *= 1.0 - visible  # in front of the audience
+    return np.clip(rgb, 0.0, 255.0), audience
+
+
 def _in_action(placed: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """With `config.action_probability`, a person about to be pasted is turned (`turn`), and half of
     those are in motion (`in_motion`)."""
@@ -309,12 +388,14 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
             with `config.group_probability` some of them are pasted in (`add_person`: in the label).
         bystanders: the people of the photo whom the mask leaves out (H, W, 0/1), where known; they come
             along where the photo is used whole (not pasted), as its audience.
-    A pasted person is in action (turned, in motion) with `config.action_probability`.
+    A pasted person is in action (turned, in motion) with `config.action_probability`. With
+    `config.object_probability`, a thing cut out of `background` stands beside the people (`add_object`).
     """
     backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
     audience = np.zeros((config.size, config.size, 1), np.float32)
+    valid = np.ones((config.size, config.size, 1), np.float32)  # the photo, not the letterbox's padding
     everyone_labelled = False
     if backdrop is not None:
         placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
@@ -326,6 +407,7 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
         everyone_labelled = True
     else:
         placed = place(image, mask, config.size, config.photo_scale, rng, extra=bystanders)
+        valid = placed[..., 4:5]
         if bystanders is not None:
             audience, everyone_labelled = placed[..., 5:6], True
         placed = placed[..., :4]
@@ -337,6 +419,8 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     elif grouped and backdrop is None:
         for other_image, other_mask in others[:rng.integers(1, len(others) + 1)]:
             rgb, label = add_person(rgb, label, other_image, other_mask, config.group_scale, rng)
+    if background is not None and config.object_probability > 0 and rng.uniform() < config.object_probability:
+        rgb, audience = add_object(rgb, label, audience, background, rng, valid)
     if config.enabled:
         rgb, labels = flip_and_rotate(rgb, np.concatenate([label, audience], axis=-1), config.max_rotation_degrees, rng)
         label, audience = labels[..., :1], labels[..., 1:]

@@ -85,6 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--audience-probability", type=float, default=DataConfig.audience_probability,
                         help="share of samples whose person stands in front of an audience of other people "
                              "(at most 30%% of the frame tall, out of focus), who stay background")
+    parser.add_argument("--object-probability", type=float, default=DataConfig.object_probability,
+                        help="share of samples with a thing cut out of a person-free photo standing beside or "
+                             "behind the person (a flag, a poster, a model), which stays background")
     parser.add_argument("--everyone-band", type=float, default=DataConfig.everyone_band, metavar="SHARE",
                         help="with two outputs: around the people of a subject-labelled photo, a ring this share "
                              "of the diagonal wide is background for everyone too (default 0: everyone learns "
@@ -136,6 +139,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             group_probability=args.group_probability,
             action_probability=args.action_probability,
             audience_probability=args.audience_probability,
+            object_probability=args.object_probability,
             everyone_band=args.everyone_band,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
