@@ -97,8 +97,9 @@ def _batch(index: int) -> tuple[np.ndarray, np.ndarray]:
 
 def make_job(by_root: list[tuple[float, list[Sample]]], config: AugmentConfig, batch_size: int, seed: int,
              balance_groups: bool = True, outputs: int = 1) -> _Job:
-    """What to draw: each root with its weight; the person-free samples are also the paste backgrounds
-    and what the things beside people are cut from, and the samples with a person also the further people of group scenes; `outputs`: the network's."""
+    """What to draw: each root with its weight; the person-free samples are also the paste backgrounds and
+    what the things beside people are cut from, and the samples with a person also the further people of
+    group scenes; `outputs`: the network's."""
     pairs, free, people = drawable_roots(by_root)
     uses_free = config.paste_probability > 0 or config.object_probability > 0
     backgrounds = _Pool.of(free, balance_groups) if free and uses_free else None
