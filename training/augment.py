@@ -240,6 +240,17 @@ def person_cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
     return image[y0:y1, x0:x1], mask[y0:y1, x0:x1], bool(y1 == mask.shape[0])
 
 
+def _in_frame(top: int, left: int, height: int, width: int, size: int
+              ) -> tuple[tuple[int, int, int, int], tuple[slice, slice]] | None:
+    """Where a height x width piece placed at (top, left) overlaps a size x size frame: the frame's rows and
+    columns (y0, y1, x0, x1) and the piece's part that lands there; None where it misses the frame."""
+    y0, x0 = max(0, top), max(0, left)
+    y1, x1 = min(size, top + height), min(size, left + width)
+    if y1 <= y0 or x1 <= x0:
+        return None
+    return (y0, y1, x0, x1), (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+
+
 def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.ndarray, scale: tuple[float, float],
                rng: np.random.Generator, across: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Paste one more person, cut out of another photo, into a placed sample (size, size): groups,
@@ -271,11 +282,10 @@ def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.n
     else:  # inside the frame
         top = size - height if cut_off else rng.integers(0, max(0, size - height) + 1)
         left = round(across * max(0, size - width))
-    y0, x0 = max(0, top), max(0, left)
-    y1, x1 = min(size, top + height), min(size, left + width)
-    if y1 <= y0 or x1 <= x0:
+    overlap = _in_frame(top, left, height, width, size)
+    if overlap is None:
         return rgb, label
-    part = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    (y0, y1, x0, x1), part = overlap
     person, alpha = person[part], alpha[part][..., None]
     spot = rgb[y0:y1, x0:x1]
     person_mean = (person * alpha).sum(axis=(0, 1)) / (alpha.sum() + 1e-3)
@@ -341,11 +351,10 @@ def add_object(rgb: np.ndarray, label: np.ndarray, audience: np.ndarray, photo: 
     else:
         left = int(rng.integers(left_column - width // 3, max(left_column, right_column - 2 * width // 3) + 1))
     top = int(rng.integers(top_row - height // 4, max(top_row, bottom_row - height // 2) + 1))
-    y0, x0 = max(0, top), max(0, left)
-    y1, x1 = min(size, top + height), min(size, left + width)
-    if y1 <= y0 or x1 <= x0:
+    overlap = _in_frame(top, left, height, width, size)
+    if overlap is None:
         return rgb, audience
-    part = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    (y0, y1, x0, x1), part = overlap
     thing, alpha = thing[part], alpha[part][..., None]
     if rng.uniform() < 0.5:  # as sharp or as soft as the scene
         thing = cv2.GaussianBlur(thing, (0, 0), rng.uniform(0.3, 1.2)).reshape(thing.shape)
