@@ -3,6 +3,7 @@
 import cv2
 import numpy as np
 import pytest
+from skimage import data as skdata
 
 from training import augment
 from training.augment import add_person, training_sample
@@ -241,7 +242,6 @@ def test_a_soft_label_stays_soft_through_placement():
 
 def _astronaut_sample(size: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """The astronaut photo fitted into the frame, and a person label: the middle third of the frame."""
-    from skimage import data as skdata
     rgb = cv2.resize(skdata.astronaut(), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
     label = np.zeros((size, size, 1), np.float32)
     label[size // 4:, size // 3:2 * size // 3] = 1.0
@@ -249,7 +249,6 @@ def _astronaut_sample(size: int = 128) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_a_thing_beside_the_person_is_background_behind_them_and_in_front_of_the_audience():
-    from skimage import data as skdata
     rgb, label = _astronaut_sample()
     person = label[..., 0] == 1.0
     shares = []
@@ -261,7 +260,7 @@ def test_a_thing_beside_the_person_is_background_behind_them_and_in_front_of_the
         assert changed.any(), "a thing stands in the frame"
         assert not changed[person].any(), "the person stays in front of it"
         assert (new_audience <= audience).all() and (new_audience[..., 0] < 0.5).any(), "it hides the audience"
-        # Beside the person: in the columns left or right of theirs, and at times reaching behind them.
+        # Beside the person: some of it in the columns left or right of theirs.
         columns = np.nonzero(changed.any(axis=0))[0]
         assert columns.min() < 128 // 3 or columns.max() >= 2 * 128 // 3
         shares.append(changed.mean())
@@ -269,7 +268,6 @@ def test_a_thing_beside_the_person_is_background_behind_them_and_in_front_of_the
 
 
 def test_object_probability_puts_things_beside_people_and_leaves_the_label_alone():
-    from skimage import data as skdata
     image, mask = _colourful_pair()
     samples = [augment.composed_sample(image, mask, skdata.coffee(),
                                        AugmentConfig(size=64, paste_probability=0.0, group_probability=0.0,

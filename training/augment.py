@@ -405,7 +405,7 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
                 if others and config.audience_probability > 0 and rng.uniform() < config.audience_probability
                 else None)
     audience = np.zeros((config.size, config.size, 1), np.float32)
-    valid = np.ones((config.size, config.size, 1), np.float32)  # the photo, not the letterbox's padding
+    valid = None  # where the frame shows the photo, not the letterbox's padding (None: all of it)
     everyone_labelled = False
     if backdrop is not None:
         placed = paste(_in_action(place(image, mask, config.size, AUDIENCE_SUBJECT_SCALE, rng), config, rng),
