@@ -278,3 +278,23 @@ def test_object_probability_puts_things_beside_people_and_leaves_the_label_alone
     outside = samples[0].label[..., 0] < 0.5
     differs = np.abs(samples[0].rgb - samples[1].rgb).max(axis=-1) > 1.0
     assert differs[outside].any() and not differs[~outside].any()
+
+
+def test_a_flag_is_striped_and_waves():
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        painted, alpha = augment.flag(90, 120, rng)
+        assert painted.shape == (90, 120, 3) and alpha.shape == (90, 120)
+        assert 0.0 <= painted.min() and painted.max() <= 255.0 and 0.0 <= alpha.min() and alpha.max() <= 1.0
+        # Stripes: the colour changes from band to band along the middle row or column, shading aside.
+        middle = [painted[45, :, :], painted[:, 60, :]]
+        assert max(int((np.abs(np.diff(line, axis=0)).max(axis=-1) > 40).sum()) for line in middle) >= 1
+        assert alpha.mean() > 0.8, "it fills most of its box; the waving bends its top and bottom edges"
+
+
+def test_a_share_of_the_things_are_painted_flags_not_pieces_of_the_photo(monkeypatch):
+    black = np.zeros((100, 150, 3), np.uint8)
+    for share, coloured in ((0.0, False), (1.0, True)):
+        monkeypatch.setattr(augment, "FLAG_SHARE", share)
+        thing, _ = augment.object_cutout(black, 64, np.random.default_rng(2))
+        assert (thing.max() > 30) == coloured

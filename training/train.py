@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="share of samples whose person stands in front of an audience of other people "
                              "(at most 30%% of the frame tall, out of focus), who stay background")
     parser.add_argument("--object-probability", type=float, default=DataConfig.object_probability,
-                        help="share of samples with a thing cut out of a person-free photo standing beside or "
-                             "behind the person (a flag, a poster, a model), which stays background")
+                        help="share of samples with a thing cut out of a person-free photo or a painted flag "
+                             "standing beside or behind the person, which stays background")
     parser.add_argument("--everyone-band", type=float, default=DataConfig.everyone_band, metavar="SHARE",
                         help="with two outputs: around the people of a subject-labelled photo, a ring this share "
                              "of the diagonal wide is background for everyone too (default 0: everyone learns "
