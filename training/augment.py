@@ -304,34 +304,49 @@ def add_person(rgb: np.ndarray, label: np.ndarray, image: np.ndarray, mask: np.n
 
 def flag(height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A painted flag or banner, RGB (height, width, 3) float32 and its alpha (height, width): 2-13 stripes
-    of two or three colours across or along it, in half of them a canton with rows of stars, waving (its
-    folds shaded and its edge bent)."""
+    of two or three colours across or along it, in half of them a canton with rows of stars, waving."""
+    painted = _stripes(height, width, rng)
+    if rng.uniform() < 0.5:
+        painted = _canton(painted, rng)
+    return _waving(painted, rng)
+
+
+def _stripes(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """2-13 stripes of two or three of `FLAG_COLOURS` in turn, across (most often) or along (height, width)."""
     colours = FLAG_COLOURS[rng.choice(len(FLAG_COLOURS), int(rng.integers(2, 4)), replace=False)]
     stripes = int(rng.integers(2, 14))
-    along = np.arange(height if rng.uniform() < 0.7 else width)
+    across = rng.uniform() < 0.7
+    along = np.arange(height if across else width)
     band = colours[(along * stripes // along.size) % len(colours)]
-    painted = np.broadcast_to(band[:, None] if along.size == height else band[None], (height, width, 3)).copy()
-    if rng.uniform() < 0.5:  # a canton in the top corner by the pole, with stars in rows
-        ch, cw = max(2, round(height * rng.uniform(0.35, 0.55))), max(2, round(width * rng.uniform(0.3, 0.45)))
-        painted[:ch, :cw] = FLAG_COLOURS[int(rng.integers(len(FLAG_COLOURS)))]
-        step = max(3, round(min(ch, cw) / rng.uniform(3.0, 6.0)))
-        star = FLAG_COLOURS[int(rng.integers(len(FLAG_COLOURS)))]
-        for y in range(step // 2, ch, step):
-            for x in range(step // 2 + (y // step % 2) * step // 2, cw, step):
-                cv2.circle(painted, (x, y), max(1, step // 4), star.tolist(), -1)
-        if rng.uniform() < 0.5:
-            painted = painted[:, ::-1].copy()
-    # Waving: the folds shade it and bend it, both along its length
+    return np.broadcast_to(band[:, None] if across else band[None], (height, width, 3)).copy()
+
+
+def _canton(painted: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A canton in a top corner of the flag: a field of one colour with stars (dots) in staggered rows."""
+    height, width = painted.shape[:2]
+    ch, cw = max(2, round(height * rng.uniform(0.35, 0.55))), max(2, round(width * rng.uniform(0.3, 0.45)))
+    painted[:ch, :cw] = FLAG_COLOURS[int(rng.integers(len(FLAG_COLOURS)))]
+    step = max(3, round(min(ch, cw) / rng.uniform(3.0, 6.0)))
+    star = FLAG_COLOURS[int(rng.integers(len(FLAG_COLOURS)))].tolist()
+    for y in range(step // 2, ch, step):
+        for x in range(step // 2 + (y // step % 2) * step // 2, cw, step):
+            cv2.circle(painted, (x, y), max(1, step // 4), star, -1)
+    return painted[:, ::-1].copy() if rng.uniform() < 0.5 else painted
+
+
+def _waving(painted: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The flag waving: folds along its length shade it and bend it up and down; returns it and its alpha."""
+    height, width = painted.shape[:2]
     period, phase = width * rng.uniform(0.3, 1.2), rng.uniform(0.0, 2.0 * np.pi)
     wave = np.sin(2.0 * np.pi * np.arange(width, dtype=np.float32) / period + phase)
-    painted *= 1.0 + rng.uniform(0.05, 0.35) * wave[None, :, None]
+    shaded = painted * (1.0 + rng.uniform(0.05, 0.35) * wave[None, :, None])
     bend = rng.uniform(0.0, 0.06) * height * wave
     map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None], (height, width))
     map_y = (np.arange(height, dtype=np.float32)[:, None] - bend[None]).astype(np.float32)
-    painted = cv2.remap(painted, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    shaded = cv2.remap(shaded.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.remap(np.ones((height, width), np.float32), map_x, map_y, cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
-    return np.clip(painted, 0.0, 255.0), alpha
+    return np.clip(shaded, 0.0, 255.0), alpha
 
 
 def object_cutout(photo: np.ndarray, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
