@@ -343,7 +343,7 @@ def _waving(painted: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, 
     bend = rng.uniform(0.0, 0.06) * height * wave
     map_x = np.broadcast_to(np.arange(width, dtype=np.float32)[None], (height, width))
     map_y = (np.arange(height, dtype=np.float32)[:, None] - bend[None]).astype(np.float32)
-    shaded = cv2.remap(shaded.astype(np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    shaded = cv2.remap(shaded, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.remap(np.ones((height, width), np.float32), map_x, map_y, cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     return np.clip(shaded, 0.0, 255.0), alpha
@@ -355,9 +355,13 @@ def object_cutout(photo: np.ndarray, size: int, rng: np.random.Generator) -> tup
     them, a painted flag (`flag`)."""
     height = max(4, round(size * rng.uniform(*OBJECT_SCALE)))
     width = max(4, min(size, round(height * rng.uniform(*OBJECT_ASPECT))))
-    if rng.uniform() < FLAG_SHARE:
-        thing, alpha = flag(height, width, rng)
-        return thing, cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
+    thing, alpha = flag(height, width, rng) if rng.uniform() < FLAG_SHARE else _photo_piece(photo, height, width, rng)
+    return thing, cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
+
+
+def _photo_piece(photo: np.ndarray, height: int, width: int, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A height x width piece of a person-free photo and its alpha (one of `OBJECT_SHAPES`, hard-edged)."""
     side = min(photo.shape[:2])
     crop_h = max(2, min(photo.shape[0], round(side * rng.uniform(*OBJECT_CROP))))
     crop_w = max(2, min(photo.shape[1], round(crop_h * width / height)))
@@ -377,7 +381,6 @@ def object_cutout(photo: np.ndarray, size: int, rng: np.random.Generator) -> tup
         points = np.stack([width / 2.0 * (1.0 + radii * np.cos(angles)),
                            height / 2.0 * (1.0 + radii * np.sin(angles))], axis=-1)
         cv2.fillPoly(alpha, [np.round(points).astype(np.int32)], 1.0)
-    alpha = cv2.blur(alpha, (3, 3), borderType=cv2.BORDER_CONSTANT)
     return thing, alpha
 
 
