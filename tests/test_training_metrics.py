@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from training import train
-from training.metrics import (LOSSES, bce_dice_loss, bce_person_dice_loss, bce_person_lovasz_loss, confusion, dice_loss,
-                              lovasz_loss, scores)
+from training.metrics import (EDGE_WEIGHT, LOSSES, bce_dice_loss, bce_edge_person_dice_loss, bce_person_dice_loss,
+                              bce_person_lovasz_loss, confusion, dice_loss, lovasz_loss, outline_band, scores)
 
 TRUTH = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], dtype=np.uint8)  # 4 person pixels
 PRED = np.array([[1, 1, 1], [1, 0, 0], [0, 0, 0]], dtype=np.float32)  # 3 of them right, 1 wrong
@@ -83,8 +83,36 @@ def test_person_lovasz_leaves_person_free_images_to_the_cross_entropy():
                                       + float(lovasz_loss(truth, pred)[0]), rel=1e-5)
 
 
+def test_outline_band_is_the_ring_of_boundary_iou():
+    truth = np.zeros((1, 20, 20, 1), np.float32)
+    truth[0, 5:15, 5:15, 0] = 1  # d = 1 on a 20 x 20 image: one pixel either side of the outline
+    band = outline_band(truth).numpy()[0, :, :, 0]
+    ring = np.zeros((20, 20), np.float32)
+    ring[4:16, 4:16] = 1
+    ring[6:14, 6:14] = 0
+    assert np.array_equal(band, ring)
+    assert not outline_band(np.zeros_like(truth)).numpy().any()  # no person, no outline
+
+
+def test_edge_loss_weighs_the_outline_and_nothing_else():
+    truth = np.zeros((2, 20, 20, 1), np.float32)
+    truth[:, 5:15, 5:15] = 1
+    band = outline_band(truth).numpy().astype(bool)
+    far_error, edge_error = truth.copy(), truth.copy()
+    far_error[0, 0:3, 0:3] = 1  # 9 wrong pixels far from the outline
+    ys, xs = np.nonzero(band[0, :, :, 0] & (truth[0, :, :, 0] == 0))
+    edge_error[0, ys[:9], xs[:9]] = 1  # 9 wrong pixels just outside it
+    clip = lambda p: np.clip(p, 1e-4, 1 - 1e-4)
+    plain, edged = bce_person_dice_loss, bce_edge_person_dice_loss
+    assert float(edged(truth, clip(far_error))[0]) == pytest.approx(float(plain(truth, clip(far_error))[0]), rel=1e-3)
+    extra = float(edged(truth, clip(edge_error))[0] - plain(truth, clip(edge_error))[0])
+    wrong = -np.log(1e-4) * 9 / 400  # the 9 pixels' mean cross-entropy over the image
+    assert extra == pytest.approx(EDGE_WEIGHT * wrong, rel=0.02)
+
+
 @pytest.mark.parametrize("options, loss", [([], "bce-person-dice"), (["--loss", "bce-dice"], "bce-dice"),
-                                           (["--loss", "bce-person-lovasz"], "bce-person-lovasz")])
+                                           (["--loss", "bce-person-lovasz"], "bce-person-lovasz"),
+                                           (["--loss", "bce-edge-person-dice"], "bce-edge-person-dice")])
 def test_loss_option_is_recorded(options, loss):
     config = train.config_from_args(train.parse_args(["--data", "root", "--out", "run", *options]))
     assert config.train.loss == loss and config.train.loss in LOSSES
