@@ -92,14 +92,18 @@ def bce_edge_person_dice_loss(y_true, y_pred):
 def outline_band(truth, share: float = BOUNDARY_SHARE):
     """1.0 on the pixels within d of the label's outline (either side), else 0.0: d is Boundary IoU's
     (`share` of the image diagonal, at least 1 pixel), the label read at 0.5. A morphological gradient
-    (max-pool dilation minus erosion), so it runs inside the loss on any backend."""
+    (max-pool dilation minus erosion), so it runs inside the loss on any backend; the square window is pooled
+    as a column then a row, the same result at a seventh of the cost at d = 7 (a 256 x 256 crop)."""
     height, width = truth.shape[1], truth.shape[2]
     d = max(1, int(round(share * math.hypot(height, width))))
     person = ops.cast(truth >= 0.5, truth.dtype)
     window = 2 * d + 1
-    dilated = ops.max_pool(person, pool_size=window, strides=1, padding="same")
-    eroded = -ops.max_pool(-person, pool_size=window, strides=1, padding="same")
-    return dilated - eroded
+
+    def dilate(x):
+        x = ops.max_pool(x, pool_size=(window, 1), strides=1, padding="same")
+        return ops.max_pool(x, pool_size=(1, window), strides=1, padding="same")
+
+    return dilate(person) + dilate(-person)  # dilation minus erosion: erosion is -dilate(-person)
 
 
 def each_output(y_true, y_pred, region, person_only: bool, edge: float = 0.0):
