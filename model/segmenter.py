@@ -29,6 +29,16 @@ DEFAULT_SIZE = 320  # serving input side for a model saved without a fixed input
 # (chosen on the validation split: model/MODEL_CARD.md, "Second look at large people").
 SECOND_LOOK_SIZE = 192
 SECOND_LOOK_SHARE = 0.3
+# A turn look at people lying across the frame, measured and not served (model/MODEL_CARD.md, "A turn look"):
+# the network, trained mostly on people standing, finds almost nothing of a person turned a quarter (every
+# photo action-test misses is one). Where the looks above mark less than TURN_LOOK_SHARE of a photo, the
+# network looks again at the photo turned a quarter either way, and a turn is taken where it is sure of a
+# person there (probability TURN_SURE or more on at least TURN_SURE_SHARE of the photo and on TURN_SURE_OF of
+# what it marks) and surer than upright. It finds the lying people of action-val, but it also reads animals,
+# mountains and glaciers turned sideways as people, so the service leaves it off (`turn_look`).
+TURNS = (1, 3)  # quarter turns (numpy.rot90's k): anticlockwise, clockwise
+TURN_LOOK_SHARE = 0.03
+TURN_SURE, TURN_SURE_SHARE, TURN_SURE_OF = 0.9, 0.005, 0.4
 OUTPUTS = ("subject", "everyone")  # a two-output network's channels, in order (training.deeplab)
 SUBJECT, EVERYONE = OUTPUTS
 
@@ -129,16 +139,18 @@ class Segmenter:
 
     def __init__(self, network, size: int, second_look: int | None = SECOND_LOOK_SIZE,
                  fast: litert.FastForward | None = None, loader: Callable[[], object] | None = None,
-                 model_id: ModelId = UNSAVED):
+                 model_id: ModelId = UNSAVED, turn_look: bool = False):
         """`network` is the Keras network, or None with `loader` to load it on first use (where the fast
         file serves, the process then never imports TensorFlow unless something asks for the network);
-        `model_id` names the file it came from."""
+        `model_id` names the file it came from; `turn_look`: look at the photo turned where nobody stands
+        upright in it (`surest_turn`; off as served, on only to measure it)."""
         self._network, self._loader = None, loader
         self.model_id = model_id
         if network is not None:
             self._adopt(network)
         self.size = size
         self.second_look = second_look if second_look and second_look < size else None
+        self.turn_look = turn_look
         self.shapes = canvas_shapes(size)  # the first look's canvases, each about size x size pixels
         self.device = "GPU" if gpu_visible() else "CPU"
         # One traced graph per canvas shape (made on first use, all of them by warm_up): no retracing, no
@@ -171,14 +183,15 @@ class Segmenter:
 
     @classmethod
     def load(cls, path: str | Path, size: int | None = None,
-             second_look: int | None = SECOND_LOOK_SIZE, fast: bool = True) -> "Segmenter":
+             second_look: int | None = SECOND_LOOK_SIZE, fast: bool = True, turn_look: bool = False) -> "Segmenter":
         """Load a saved Keras model once; the serving size is its fixed input side, else `size`;
         `second_look` is the side of the second look at large people (None or 0: no second look);
         `fast`: run the forward pass on the model's LiteRT file where it is there and current (model.litert;
-        False where the network's weights are to be changed, as training.calibrate does)."""
+        False where the network's weights are to be changed, as training.calibrate does); `turn_look`: as
+        the constructor's."""
         path = Path(path)
         segmenter = cls(None, fixed_side(path) or size or DEFAULT_SIZE, second_look,
-                        loader=lambda: load_network(path), model_id=ModelId.of(path))
+                        loader=lambda: load_network(path), model_id=ModelId.of(path), turn_look=turn_look)
         if fast and segmenter.device == "CPU":
             segmenter.fast = litert.load(path, segmenter.looks, sha256=segmenter.model_id.sha256)
         if segmenter.fast is None:  # the Keras graph serves: load it now, so that a damaged file fails at start-up
@@ -270,9 +283,29 @@ class Segmenter:
         """`predict` for several photos of any sizes, with one forward pass per canvas shape among them."""
         if not photos:
             return []
+        probabilities = self._looks(photos, output)
+        if self.turn_look:
+            self._turn_look(photos, probabilities, output)
+        return probabilities
+
+    def _looks(self, photos: Sequence[np.ndarray], output: str) -> list[np.ndarray]:
+        """`output`'s probability (H, W) at each photo's resolution, by the first and second looks."""
         canvases, placements = zip(*(self.canvas(rgb) for rgb in photos))
         return [unletterbox(probability, placement)
                 for probability, placement in zip(self.look(canvases, placements, output), placements)]
+
+    def _turn_look(self, photos: Sequence[np.ndarray], probabilities: list[np.ndarray], output: str) -> None:
+        """In place: where a photo's probability marks less than TURN_LOOK_SHARE of it, the probability of
+        the photo turned a quarter either way (turned back) replaces it where `surest_turn` takes one."""
+        lying = [i for i, probability in enumerate(probabilities) if np.mean(probability >= 0.5) < TURN_LOOK_SHARE]
+        if not lying:
+            return
+        turned = self._looks([np.ascontiguousarray(np.rot90(photos[i], k)) for i in lying for k in TURNS], output)
+        for n, i in enumerate(lying):
+            turns = [np.rot90(turned[n * len(TURNS) + j], -k) for j, k in enumerate(TURNS)]
+            best = surest_turn(probabilities[i], turns)
+            if best is not None:
+                probabilities[i] = np.ascontiguousarray(best)
 
 
 def _traced(network, shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
@@ -283,6 +316,18 @@ def _traced(network, shape: tuple[int, int]) -> Callable[[np.ndarray], np.ndarra
     graph = tf.function(lambda images: network(tf.cast(images, tf.float32), training=False),
                         input_signature=[tf.TensorSpec((None, *shape, 3), tf.uint8)])
     return lambda batch: graph(np.asarray(batch, dtype=np.uint8)).numpy()
+
+
+def surest_turn(upright: np.ndarray, turns: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Of the turned looks' probabilities (each turned back, the photo's shape), the one the network is surest
+    of a person in (the largest share at TURN_SURE or more), where that share is at least TURN_SURE_SHARE of
+    the photo, at least TURN_SURE_OF of what the look marks (p >= 0.5), and more than upright's; else None."""
+    best, best_sure = None, float(np.mean(upright >= TURN_SURE))
+    for probability in turns:
+        sure = float(np.mean(probability >= TURN_SURE))
+        if sure >= TURN_SURE_SHARE and sure >= TURN_SURE_OF * float(np.mean(probability >= 0.5)) and sure > best_sure:
+            best, best_sure = probability, sure
+    return best
 
 
 def photo_area(canvas: np.ndarray, placement: Placement) -> np.ndarray:

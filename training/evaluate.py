@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--second-look", type=int, default=SECOND_LOOK_SIZE, metavar="SIDE",
                         help="side of the service's second look at large people (0: none; "
                              f"default {SECOND_LOOK_SIZE}, as served)")
+    parser.add_argument("--turn-look", action="store_true",
+                        help="score with the turn look at people lying across the frame (model.segmenter; not served)")
     parser.add_argument("--refine", action="store_true",
                         help="score the alpha the service returns: the probability refined along the photo's edges")
     parser.add_argument("--people", choices=PEOPLE, default=PEOPLE[0],
@@ -253,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     size = args.size
     if size is None and args.run is not None and (args.run / "config.json").is_file():
         size = RunConfig.load(args.run / "config.json").data.image_size
-    segmenter = Segmenter.load(args.model, size, args.second_look)  # 0: no second look
+    segmenter = Segmenter.load(args.model, size, args.second_look,  # 0: no second look
+                               turn_look=args.turn_look)
     try:
         pairs = evaluation_pairs(args.run, args.split, args.data, args.sets, args.id_prefix)
     except (FileNotFoundError, ValueError) as error:
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     refined = f", edge refinement on (decisive band {args.decide_share or 'off'})" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     only_main = f", people={args.people} ({output_of(args.people)} output of {', '.join(segmenter.outputs)})"
-    second = f", second look at {segmenter.second_look}" if segmenter.second_look else ""
+    second = f", second look at {segmenter.second_look}" if segmenter.second_look else "" + (", turn look" if segmenter.turn_look else "")
     print(f"model {args.model} on canvases of about {segmenter.size}x{segmenter.size} at each photo's aspect"
           f"{second}{refined}{only_main}{cropped}, {len(rows)} images")
     print(format_table(summary))
