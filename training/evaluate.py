@@ -272,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     refined = f", edge refinement on (decisive band {args.decide_share or 'off'})" if args.refine else ""
     cropped = ", head-and-shoulders crops" if args.close_up else ""
     only_main = f", people={args.people} ({output_of(args.people)} output of {', '.join(segmenter.outputs)})"
-    second = f", second look at {segmenter.second_look}" if segmenter.second_look else "" + (", turn look" if segmenter.turn_look else "")
+    second = (f", second look at {segmenter.second_look}" if segmenter.second_look else "") + (
+        ", turn look" if segmenter.turn_look else "")
     print(f"model {args.model} on canvases of about {segmenter.size}x{segmenter.size} at each photo's aspect"
           f"{second}{refined}{only_main}{cropped}, {len(rows)} images")
     print(format_table(summary))

@@ -83,8 +83,8 @@ def bce_edge_person_dice_loss(y_true, y_pred):
 
     Boundary IoU judges only that band, while the per-image cross-entropy and Dice see it as a few percent
     of the photo's pixels: a network that draws every outline a few pixels wide loses little loss and much
-    Boundary IoU. Weighting the band (as boundary-aware losses do, e.g. Kervadec et al., MIDL 2019) makes
-    the outline's few pixels cost what they cost in that figure.
+    Boundary IoU. Weighting the band (as U-Net's weight map weighs the borders between cells, Ronneberger et
+    al., MICCAI 2015) makes the outline's few pixels cost more of what they cost in that figure.
     """
     return each_output(y_true, y_pred, dice_loss, person_only=True, edge=EDGE_WEIGHT)
 
