@@ -73,6 +73,7 @@ class LiteSegmenter(Segmenter):
     def __init__(self, model: bytes, size: int, threads: int = 2, xnnpack: bool = True):
         self.size, self.device = size, "CPU"
         self.second_look = None  # the converted model takes one input shape, its square
+        self.turn_look = False  # as served
         self.shapes = [(size, size)]
         self.kernels = "XNNPACK" if xnnpack else "builtin"
         try:
