@@ -3,6 +3,7 @@ lying across the frame (measured, not served), on the shipped model and real pho
 
 import cv2
 import numpy as np
+import pytest
 from skimage import data as skdata
 
 from model import SHIPPED_MODEL
@@ -77,12 +78,17 @@ def _lying_astronaut(astronaut: np.ndarray) -> tuple[np.ndarray, tuple[slice, sl
     return photo, box
 
 
-def test_the_turn_look_finds_a_person_lying_across_the_frame(segmenter, astronaut):
+@pytest.fixture(scope="module")
+def turning() -> Segmenter:
+    """The shipped model with the turn look on (the service leaves it off)."""
+    return Segmenter.load(SHIPPED_MODEL, turn_look=True)
+
+
+def test_the_turn_look_finds_a_person_lying_across_the_frame(segmenter, turning, astronaut):
     assert not segmenter.turn_look  # not served: it reads animals and mountains turned sideways as people
     photo, box = _lying_astronaut(astronaut)
     upright = segmenter.predict(photo)
     assert upright[box].mean() < 0.2  # the network alone finds little of her (0.10 measured)
-    turning = Segmenter.load(SHIPPED_MODEL, turn_look=True)
     turned = turning.predict(photo)
     assert turned[box].mean() > 0.35  # turned, she is found (0.46: her photo's wall around her is background)
     # What the network gives her own way up (the photo turned a quarter clockwise), turned back.
@@ -90,8 +96,7 @@ def test_the_turn_look_finds_a_person_lying_across_the_frame(segmenter, astronau
     np.testing.assert_allclose(turned, expected, atol=1e-5)
 
 
-def test_the_turn_look_leaves_a_photo_with_a_person_upright_as_it_is(segmenter, astronaut):
-    turning = Segmenter.load(SHIPPED_MODEL, turn_look=True)
+def test_the_turn_look_leaves_a_photo_with_a_person_upright_as_it_is(segmenter, turning, astronaut):
     np.testing.assert_array_equal(turning.predict(astronaut), segmenter.predict(astronaut))
 
 

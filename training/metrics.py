@@ -91,11 +91,11 @@ def bce_edge_person_dice_loss(y_true, y_pred):
 
 def outline_band(truth, share: float = BOUNDARY_SHARE):
     """1.0 on the pixels within d of the label's outline (either side), else 0.0: d is Boundary IoU's
-    (`share` of the image diagonal, at least 1 pixel), the label read at 0.5. A morphological gradient
+    (`band_width`), the label read at 0.5. A morphological gradient
     (max-pool dilation minus erosion), so it runs inside the loss on any backend; the square window is pooled
     as a column then a row, the same result at a seventh of the cost at d = 7 (a 256 x 256 crop)."""
     height, width = truth.shape[1], truth.shape[2]
-    d = max(1, int(round(share * math.hypot(height, width))))
+    d = band_width(height, width, share)
     person = ops.cast(truth >= 0.5, truth.dtype)
     window = 2 * d + 1
 
@@ -210,6 +210,12 @@ def scores(counts: np.ndarray) -> dict[str, float]:
     }
 
 
+def band_width(height: int, width: int, share: float = BOUNDARY_SHARE) -> int:
+    """d, in pixels, of the band along an outline that Boundary IoU, the half-sure share and the outline loss
+    use: `share` of the image diagonal, at least 1."""
+    return max(1, round(share * math.hypot(height, width)))
+
+
 def boundary_iou(truth: np.ndarray, probability: np.ndarray, share: float = BOUNDARY_SHARE) -> float:
     """Boundary IoU (Cheng et al., "Boundary IoU", CVPR 2021): |G_d & P_d| / |G_d | P_d|, where M_d is the
     band of mask M's pixels within d = share x the image diagonal of its edge, inside it (M minus M eroded
@@ -217,7 +223,7 @@ def boundary_iou(truth: np.ndarray, probability: np.ndarray, share: float = BOUN
     IoU is dominated by the interior. The truth is 0/1, the probability thresholded at 0.5; 1.0 when both
     masks are empty."""
     height, width = truth.shape
-    d = max(1, round(share * math.hypot(height, width)))
+    d = band_width(height, width, share)
     bands = [_inner_band(mask, d) for mask in (truth.astype(bool), probability >= THRESHOLD)]
     union = np.count_nonzero(bands[0] | bands[1])
     return float(np.count_nonzero(bands[0] & bands[1]) / union) if union else 1.0
@@ -235,7 +241,7 @@ def half_sure(truth: np.ndarray, alpha: np.ndarray, share: float = BOUNDARY_SHAR
     0/1 truth's outline, those whose alpha (0..1) lies within `HALF_SURE`: a ghost, neither cut out nor gone.
     Hair and motion blur sit at the outline, inside the band left out."""
     height, width = truth.shape
-    d = max(1, round(share * math.hypot(height, width)))
+    d = band_width(height, width, share)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * d + 1, 2 * d + 1))
     person = truth.astype(np.uint8)
     near = (cv2.dilate(person, kernel) != cv2.erode(person, kernel, borderType=cv2.BORDER_REPLICATE))
