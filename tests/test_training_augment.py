@@ -298,3 +298,28 @@ def test_a_share_of_the_things_are_painted_flags_not_pieces_of_the_photo(monkeyp
         monkeypatch.setattr(augment, "FLAG_SHARE", share)
         thing, _ = augment.object_cutout(black, 64, np.random.default_rng(2))
         assert (thing.max() > 30) == coloured
+
+
+@pytest.mark.parametrize("share, lying", [(0.0, False), (1.0, True)])
+def test_quarter_turn_probability_lays_the_whole_photo_across_the_frame_label_and_all(share, lying):
+    config = AugmentConfig(size=64, paste_probability=0.0, group_probability=0.0, grey_probability=0.0,
+                           photo_scale=(1.0, 1.0), max_rotation_degrees=0.0, quarter_turn_probability=share)
+    for rgb, label in _samples(config, count=6):
+        rows, columns = np.nonzero(label[..., 0] > 0.5)
+        height, width = np.ptp(rows) + 1, np.ptp(columns) + 1
+        assert (width > 1.3 * height) if lying else (height > 1.3 * width), (height, width)
+        inside = cv2.erode((label[..., 0] > 0.5).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        assert np.mean(rgb[inside][:, 2] > rgb[inside][:, 0]) > 0.9, "the photo turned with its label"
+
+
+def test_a_quarter_turn_goes_either_way_and_turns_every_array_alike():
+    photo = np.arange(4 * 4 * 3, dtype=np.float32).reshape(4, 4, 3)
+    label = photo[..., :1] / photo.max()
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(20):
+        turned_photo, turned_label = augment.quarter_turn((photo, label), rng)
+        k = next(k for k in (1, 3) if np.array_equal(turned_photo, np.rot90(photo, k)))
+        assert np.array_equal(turned_label, np.rot90(label, k))
+        seen.add(k)
+    assert seen == {1, 3}

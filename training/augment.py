@@ -426,6 +426,13 @@ def add_object(rgb: np.ndarray, label: np.ndarray, audience: np.ndarray, photo: 
     return np.clip(rgb, 0.0, 255.0), audience
 
 
+def quarter_turn(arrays: tuple[np.ndarray, ...], rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """Square (size, size, C) arrays turned a quarter together, anticlockwise or clockwise at random: a
+    photo of people standing becomes one of people lying across the frame, background and all."""
+    k = int(rng.choice((1, 3)))  # numpy.rot90's k, the turns the service's turn look tries (model.segmenter)
+    return tuple(np.ascontiguousarray(np.rot90(array, k, axes=(0, 1))) for array in arrays)
+
+
 def _in_action(placed: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """With `config.action_probability`, a person about to be pasted is turned (`turn`), and half of
     those are in motion (`in_motion`)."""
@@ -458,7 +465,8 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
             with `config.group_probability` some of them are pasted in (`add_person`: in the label).
         bystanders: the people of the photo whom the mask leaves out (H, W, 0/1), where known; they come
             along where the photo is used whole (not pasted), as its audience.
-    A pasted person is in action (turned, in motion) with `config.action_probability`. With
+    A pasted person is in action (turned, in motion) with `config.action_probability`; the whole sample is
+    turned a quarter (`quarter_turn`) with `config.quarter_turn_probability`. With
     `config.object_probability`, a thing cut out of `background` stands beside the people (`add_object`).
     """
     backdrop = (crowd(others[:-1] or others, config.size, rng)  # the last one may join the subject
@@ -494,6 +502,8 @@ def composed_sample(image: np.ndarray, mask: np.ndarray, background: np.ndarray 
     if config.enabled:
         rgb, labels = flip_and_rotate(rgb, np.concatenate([label, audience], axis=-1), config.max_rotation_degrees, rng)
         label, audience = labels[..., :1], labels[..., 1:]
+        if config.quarter_turn_probability > 0 and rng.uniform() < config.quarter_turn_probability:
+            rgb, label, audience = quarter_turn((rgb, label, audience), rng)
         rgb = photometric(rgb, config.grey_probability, rng)
     as_float = lambda array: np.ascontiguousarray(array, np.float32)
     return Composed(as_float(rgb), as_float(label), as_float(audience), everyone_labelled)

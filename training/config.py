@@ -91,6 +91,9 @@ class DataConfig:
     action_probability: float = 0.0  # share of pasted people turned up to 180 degrees, half of them in motion
     audience_probability: float = 0.0  # share of samples whose person stands in front of an audience
     object_probability: float = 0.0  # share of samples with a thing beside or behind the person (background)
+    # share of samples turned a quarter whole, photo and people alike: people lying across the frame in their
+    # own scene (a pasted turn shows a person on someone else's background); 0: upright, as before
+    quarter_turn_probability: float = 0.0
     # the share of the diagonal around a subject label's people where everyone learns the background
     # (training.targets.ring); 0: everyone learns only the label's people on such photos, as before
     everyone_band: float = 0.0
@@ -115,6 +118,7 @@ class AugmentConfig:
     action_probability: float = DataConfig.action_probability  # people in action: upside down, lying, moving
     audience_probability: float = DataConfig.audience_probability  # other people behind, who stay background
     object_probability: float = DataConfig.object_probability  # things beside the person: a flag, a poster, a model
+    quarter_turn_probability: float = DataConfig.quarter_turn_probability  # the whole sample turned 90 degrees
     everyone_band: float = DataConfig.everyone_band  # background known to everyone around a subject label
     group_scale: tuple[float, float] = (0.15, 0.9)  # a further person's height, relative to the frame
     group_size: int = 3  # at most this many further people
@@ -131,7 +135,7 @@ class AugmentConfig:
                    paste_scale=data.paste_scale, grey_probability=data.grey_probability,
                    group_probability=data.group_probability, action_probability=data.action_probability,
                    audience_probability=data.audience_probability, object_probability=data.object_probability,
-                   everyone_band=data.everyone_band)
+                   quarter_turn_probability=data.quarter_turn_probability, everyone_band=data.everyone_band)
 
     @classmethod
     def off(cls, size: int) -> "AugmentConfig":

@@ -88,6 +88,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--object-probability", type=float, default=DataConfig.object_probability,
                         help="share of samples with a thing cut out of a person-free photo or a painted flag "
                              "standing beside or behind the person, which stays background")
+    parser.add_argument("--quarter-turn-probability", type=float, default=DataConfig.quarter_turn_probability,
+                        help="share of samples turned a quarter whole, photo, people and labels alike: people "
+                             "lying across the frame in their own scene (default 0: upright)")
     parser.add_argument("--everyone-band", type=float, default=DataConfig.everyone_band, metavar="SHARE",
                         help="with two outputs: around the people of a subject-labelled photo, a ring this share "
                              "of the diagonal wide is background for everyone too (default 0: everyone learns "
@@ -140,6 +143,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             action_probability=args.action_probability,
             audience_probability=args.audience_probability,
             object_probability=args.object_probability,
+            quarter_turn_probability=args.quarter_turn_probability,
             everyone_band=args.everyone_band,
             augment=not args.no_augment,
             balance_groups=not args.no_group_balance,
